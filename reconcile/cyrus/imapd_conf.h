@@ -1,0 +1,31 @@
+// imapd.conf: the few settings that locate a Cyrus store.
+//
+// Contract: ReadImapdConf reads `key: value` lines (# comments, blank lines),
+// and returns configdirectory, every partition-<name>, defaultpartition's
+// root as partition_default, and the layout switches. Error when the file
+// cannot be read or names no configdirectory. Unknown keys are ignored.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace mr::cyrus {
+
+struct CyrusConfig {
+  std::string configdirectory;
+  std::string partition_default;  // root path of the default partition
+  std::string defaultpartition = "default";  // its name
+  std::map<std::string, std::string> partitions;  // name -> root path
+  bool legacy_dirs = false;   // mailbox_legacy_dirs
+  bool hashimapspool = false;
+  bool fulldirhash = false;
+  bool virtdomains = false;
+};
+
+Result<CyrusConfig> ParseImapdConf(std::string_view text);
+Result<CyrusConfig> ReadImapdConf(const std::string& path);
+
+}  // namespace mr::cyrus
