@@ -1,0 +1,98 @@
+// verify_store: db + spool scan, grouped by user. See verify_store.h.
+#include "reconcile/verify_store.h"
+
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "common/cyrus_layout.h"
+#include "reconcile/cyrus/header.h"
+#include "reconcile/verify_spool.h"
+
+namespace mr::verify {
+namespace {
+
+bool Wanted(const VerifyOptions& opts, const std::string& user) {
+  return opts.users.empty() ||
+         std::find(opts.users.begin(), opts.users.end(), user) != opts.users.end();
+}
+
+FolderSpec SpecOf(const DbRecord& n) {
+  FolderSpec s;
+  s.name = n.name;
+  s.uniqueid = n.uniqueid;
+  s.uidvalidity = n.uidvalidity;
+  s.mbtype = n.mbtype;
+  s.acl = n.acl;
+  return s;
+}
+
+// A spool directory holding cyrus.header that no N record claims.
+void AddOrphan(const VerifyOptions& opts, StoreSnapshot& snap, const std::string& rel,
+               const std::string& fallback_name) {
+  std::string name = fallback_name;
+  auto h = cyrus::ReadHeaderFile(snap.spool + "/" + rel + "/cyrus.header");
+  if (h.ok() && !h->name.empty()) name = h->name;
+  std::string user = name.empty() ? "" : UserOfMailbox(name);
+  if (!Wanted(opts, user)) return;
+  std::string label = name.empty() ? rel : name;
+  snap.users[user].orphan_dirs.push_back(
+      label + ": mailbox directory " + rel +
+      " holds cyrus.header but mailboxes.db does not list it");
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const StoreSnapshot>> BuildSnapshot(const VerifyOptions& opts) {
+  auto snap = std::make_shared<StoreSnapshot>();
+  snap->spool = opts.spool;
+  snap->db = opts.db;
+  auto scan = ScanSpool(opts.spool);
+  if (!scan.ok()) return scan.error();
+  snap->layout.spool = opts.spool;
+  snap->layout.hashimapspool = opts.hashimapspool.value_or(DetectHashImapSpool(opts.spool, true));
+  snap->layout.fulldirhash = opts.fulldirhash;
+
+  auto db = LoadDbView(opts.db);
+  if (!db.ok()) return db.error();
+  snap->dbview = std::move(*db);
+  const DbView& view = snap->dbview;
+  for (const auto& p : view.problems) snap->users[""].db_problems.push_back(p);
+
+  std::set<std::string> claimed_dirs;
+  std::set<std::string> ids_with_n;
+  for (const auto& n : view.n) {
+    ids_with_n.insert(n.uniqueid);
+    if (!HasNoDirectory(n)) claimed_dirs.insert(FolderRelDir(SpecOf(n), snap->layout));
+    std::string user = UserOfMailbox(n.name);
+    if (!Wanted(opts, user)) continue;
+    UserPart& part = snap->users[user];
+    part.mailboxes.push_back(n);
+    auto it = view.i.find(n.uniqueid);
+    part.i_of[n.name] = it == view.i.end() ? nullptr : &it->second;
+  }
+  for (const auto& [id, rec] : view.i) {
+    if (ids_with_n.count(id)) continue;
+    std::string user = UserOfMailbox(rec.name);
+    if (!Wanted(opts, user)) continue;
+    snap->users[user].db_problems.push_back(
+        (rec.name.empty() ? "mailboxes.db" : rec.name) + ": I record for uniqueid " + id +
+        " has no N record");
+  }
+
+  for (const auto& p : scan->problems)
+    if (Wanted(opts, "")) snap->users[""].orphan_dirs.push_back("spool: " + p);
+  for (const auto& rel : scan->uuid_dirs)
+    if (!claimed_dirs.count(rel)) AddOrphan(opts, *snap, rel, "");
+  for (const auto& rel : scan->legacy_dirs) {
+    if (claimed_dirs.count(rel)) continue;
+    auto name = MailboxFromLegacyRelDir(rel, snap->layout.hashimapspool, opts.fulldirhash);
+    AddOrphan(opts, *snap, rel, name.value_or(""));
+  }
+  for (auto& [user, part] : snap->users)
+    std::sort(part.mailboxes.begin(), part.mailboxes.end(),
+              [](const DbRecord& a, const DbRecord& b) { return a.name < b.name; });
+  return std::shared_ptr<const StoreSnapshot>(std::move(snap));
+}
+
+}  // namespace mr::verify
