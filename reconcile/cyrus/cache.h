@@ -1,5 +1,4 @@
-// cyrus.cache: bounds-checked record access, record CRCs, a writer, and a
-// builder that makes a cache record from the message bytes.
+// cyrus.cache: bounds-checked record access, record CRCs and a writer.
 //
 // File: 4-byte big-endian generation number, then records back to back. A
 // record is 10 items (ENVELOPE, BODYSTRUCTURE, BODY, SECTION, HEADERS, FROM,
@@ -8,6 +7,13 @@
 // record by byte offset (cache_offset) and checks it with cache_crc =
 // CacheRecordCrc(record bytes). A record depends only on the message, so a
 // record from either side can be carried over when its CRC checks.
+//
+// A message with no valid cache record on either side: write its index
+// record with cache_offset = 0 and cache_crc = 0 (and leave it out of
+// cyrus.cache). `reconstruct -n` does not report such records (Cyrus 3.6.1);
+// `reconstruct -r <mailbox>` rebuilds exactly those cache records from the
+// message files ("rewrote cache for <uid>") and keeps uids, flags, modseqs
+// and the sync CRCs. See docs/formats.md.
 // Pure functions + a single-owner writer; not thread-safe per object.
 #pragma once
 
@@ -59,12 +65,6 @@ class CacheFdWriter {
   std::uint64_t offset_ = 0;
   Status status_;
 };
-
-// Builds the 10-item cache record for a message (RFC 5322 / MIME) the way
-// Cyrus 3.6 does for the common cases; see docs/formats.md for what is
-// covered. Never fails: unparsable MIME yields a text/plain single-part
-// structure, as Cyrus does.
-std::vector<std::uint8_t> BuildCacheRecord(std::span<const std::uint8_t> message);
 
 // The 10 items of a record (views into `record`), or an Error if malformed.
 Result<std::vector<std::span<const std::uint8_t>>> CacheItems(

@@ -327,6 +327,29 @@ std::uint32_t RecordAnnotCrc(const IndexRecord& r) {
   return crc;
 }
 
+std::vector<std::string> CompactUserFlags(const std::vector<std::string>& names,
+                                          std::span<IndexRecord> recs) {
+  std::vector<std::string> out;
+  std::array<int, kMaxUserFlags> map;
+  map.fill(-1);
+  const std::size_t n = std::min<std::size_t>(names.size(), kMaxUserFlags);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (names[i].empty()) continue;
+    map[i] = static_cast<int>(out.size());
+    out.push_back(names[i]);
+  }
+  for (IndexRecord& r : recs) {
+    std::array<std::uint32_t, 4> nf{};
+    for (std::size_t i = 0; i < kMaxUserFlags; ++i) {
+      if (!(r.user_flags[i / 32] & (1u << (i & 31))) || map[i] < 0) continue;
+      const auto j = static_cast<std::size_t>(map[i]);
+      nf[j / 32] |= 1u << (j & 31);
+    }
+    r.user_flags = nf;
+  }
+  return out;
+}
+
 void FinalizeIndexHeader(IndexHeader& h, std::span<const IndexRecord> recs,
                          const std::vector<std::string>& user_flag_names,
                          const AnnotationsForCrc* annots) {
@@ -368,6 +391,7 @@ void FinalizeIndexHeader(IndexHeader& h, std::span<const IndexRecord> recs,
           a.entry == ns + "createdmodseq")
         continue;  // virtual annotations come from the record itself
       if (!std::binary_search(live_uids.begin(), live_uids.end(), a.uid)) continue;
+      if (a.value.empty()) continue;  // Cyrus stores no empty values
       h.sync_crc_annot ^= AnnotationCrc(a);
     }
   }

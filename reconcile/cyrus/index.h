@@ -149,6 +149,13 @@ std::uint32_t RecordSyncCrc(const IndexRecord& r,
 std::uint32_t RecordAnnotCrc(const IndexRecord& r);
 std::uint32_t AnnotationCrc(const MessageAnnotation& a);
 
+// Removes gaps ("" names) from a user-flag table and renumbers the bits of
+// `recs` to match; bits that have no name are cleared (Cyrus ignores them).
+// Returns the new table. Needed before SerializeHeader, which (like Cyrus)
+// writes names only up to the first gap.
+std::vector<std::string> CompactUserFlags(const std::vector<std::string>& names,
+                                          std::span<IndexRecord> recs);
+
 // Initial value of sync_crc_annot before any XOR.
 inline constexpr std::uint32_t kSyncCrcAnnotSeed = 12345678;
 

@@ -1,16 +1,23 @@
 // Facts Cyrus derives from a message file for its index record: size,
-// header_size, sentdate (Date: header, truncated to midnight UTC... see
-// docs/formats.md for the exact rule), gmtime (Date: header as UTC seconds)
-// and the GUID (SHA1 of the file bytes).
+// header_size, sentdate, gmtime and the GUID (SHA1 of the file bytes).
 //
-// Contract: ParseMessage is total (a message without a parsable Date: gets
-// sentdate = gmtime = 0, as Cyrus stores it... see docs/formats.md).
-// ParseMessageFile returns an Error only when the file cannot be read.
+// As Cyrus 3.6 does (imap/message.c, lib/times.c time_from_rfc5322):
+//  - header_size: bytes up to and including the first empty CRLF line (a
+//    bare LF empty line does not end the header); the whole file if none.
+//  - the LAST Date: header counts; its value is unfolded and parsed;
+//  - gmtime: the full date-time as UTC seconds (zone applied);
+//  - sentdate: the date part only, at 00:00 of that day. Cyrus uses the
+//    server's local time zone (mktime) for this; we use UTC, which is what
+//    a server running in UTC stores (see docs/formats.md);
+//  - an unparsable or missing Date: gives 0 (each of sentdate, gmtime).
+// Contract: ParseMessage is total. ParseMessageFile returns an Error only
+// when the file cannot be read. Pure; thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "common/sha1.h"
 #include "common/status.h"
@@ -26,6 +33,12 @@ struct MessageFacts {
 };
 
 MessageFacts ParseMessage(std::span<const std::uint8_t> message);
+// Size cap for ParseMessageFile (a larger file is an Error, never an allocation).
+inline constexpr std::uint64_t kMaxMessageFileSize = 1ull << 31;
 Result<MessageFacts> ParseMessageFile(const std::string& path);
+
+// time_from_rfc5322 as Cyrus does it: seconds, or -1 when it does not parse.
+// date_only: ignore time and zone, 00:00 UTC of that day.
+std::int64_t ParseRfc5322Date(std::string_view value, bool date_only);
 
 }  // namespace mr::cyrus
