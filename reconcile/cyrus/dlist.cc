@@ -10,8 +10,10 @@ namespace {
 constexpr int kMaxDepth = 256;
 constexpr std::size_t kMaxQuoted = 1024;  // Cyrus MAXQSTRING
 
+// Cyrus 3.6 lets 0x1F (the mailboxes.db hierarchy separator) into atoms; other
+// control bytes force quoting.
 bool AtomSafe(unsigned char c) {
-  return !(c & 0x80) && c > 0x1f && c != 0x7f && c != ' ' && c != '{' && c != '(' &&
+  return !(c & 0x80) && c >= 0x1f && c != 0x7f && c != ' ' && c != '{' && c != '(' &&
          c != ')' && c != '"' && c != '%' && c != '*' && c != '\\';
 }
 
@@ -232,7 +234,8 @@ std::string FormatDlistString(std::string_view s) {
     if (!QuoteSafe(c)) { quote = false; break; }
   }
   if (quote) return "\"" + std::string(s) + "\"";
-  return "{" + std::to_string(s.size()) + "}\r\n" + std::string(s);
+  // Cyrus's dlist printer writes non-synchronizing literals ("{n+}").
+  return "{" + std::to_string(s.size()) + "+}\r\n" + std::string(s);
 }
 
 }  // namespace mr::cyrus
