@@ -183,12 +183,12 @@ Header ReadHeader(std::span<const std::uint8_t> f, std::vector<std::string>* pro
   return h;
 }
 
-// Walks level 0 from the dummy. Returns nullopt if the chain breaks.
+// Walks level 0 from the dummy, ignoring level-0 pointers at or past `end` (the committed
+// size) as Cyrus does. Returns nullopt if the chain breaks.
 std::optional<std::map<std::string, std::string>> Walk(std::span<const std::uint8_t> f,
-                                                       const Header& h,
+                                                       std::uint64_t end,
                                                        std::vector<std::string>* problems) {
-  if (!h.ok || h.current_size > f.size()) return std::nullopt;
-  const std::uint64_t end = h.current_size;
+  if (end > f.size()) return std::nullopt;
   std::string why;
   auto dummy = ReadRecord(f, kDummyOffset, &why);
   if (!dummy || dummy->type != kDummy) {
@@ -229,11 +229,25 @@ std::optional<std::map<std::string, std::string>> Walk(std::span<const std::uint
   return out;
 }
 
+// End offset of the last commit record that reads back intact (0 if none).
+std::uint64_t LastCommitEnd(std::span<const std::uint8_t> f) {
+  std::uint64_t last = 0;
+  std::string why;
+  for (std::size_t off = kDummyOffset; off + 8 <= f.size();) {
+    if (std::memcmp(f.data() + off, kBlank, 8) == 0) { off += 8; continue; }
+    auto r = ReadRecord(f, off, &why);
+    if (!r) { off += 8; continue; }
+    if (r->type == kCommit) last = r->off + r->len;
+    off += r->len;
+  }
+  return last;
+}
+
 // Linear scan for records whose CRCs check; see the header for the rules.
-std::map<std::string, std::string> Scan(std::span<const std::uint8_t> f, const Header& h,
+std::map<std::string, std::string> Scan(std::span<const std::uint8_t> f, std::uint64_t end,
                                         std::vector<std::string>* problems) {
   std::vector<Rec> records;
-  std::vector<std::size_t> deletes, commits;
+  std::vector<std::size_t> deletes;
   std::vector<Rec> all;  // every readable record, for the incoming-pointer test
   std::size_t skipped = 0;
   std::size_t off = kDummyOffset;
@@ -251,8 +265,6 @@ std::map<std::string, std::string> Scan(std::span<const std::uint8_t> f, const H
       }
     } else if (r->type == kDelete) {
       deletes.push_back(r->off);
-    } else if (r->type == kCommit) {
-      commits.push_back(r->off);
     }
     all.push_back(*r);
     off += r->len;
@@ -261,11 +273,7 @@ std::map<std::string, std::string> Scan(std::span<const std::uint8_t> f, const H
     problems->push_back("twoskip: skipped " + std::to_string(skipped * 8) +
                         " unreadable bytes while scanning");
   }
-  const std::size_t last_commit = commits.empty() ? 0 : commits.back();
-  auto committed = [&](const Rec& r) {
-    if (h.ok) return r.off + r.len <= h.current_size;
-    return r.off < last_commit;
-  };
+  auto committed = [&](const Rec& r) { return r.off + r.len <= end; };
   // newest committed version of each key
   std::map<std::string, const Rec*> newest;
   for (const Rec& r : records) {
@@ -279,7 +287,9 @@ std::map<std::string, std::string> Scan(std::span<const std::uint8_t> f, const H
     problems->push_back("twoskip: ignored " + std::to_string(uncommitted) +
                         " uncommitted record(s)");
   }
-  // a record some later delete may have unlinked must still be pointed at
+  // A record some later delete may have unlinked must still be pointed at by a live
+  // record: through its current level-0 slot (the other slot keeps the pre-transaction
+  // pointer) or a higher level (rewritten in place on delete).
   std::set<std::uint64_t> pointed;
   for (const Rec& r : all) {
     bool live_source = r.type == kDummy || r.type == kDelete;
@@ -288,7 +298,8 @@ std::map<std::string, std::string> Scan(std::span<const std::uint8_t> f, const H
       live_source = r.tail_ok && it != newest.end() && it->second->off == r.off;
     }
     if (!live_source) continue;
-    for (std::size_t i = 0; i <= r.level; ++i) pointed.insert(r.ptr[i]);
+    pointed.insert(Next0(r, end));
+    for (std::size_t i = 2; i <= r.level; ++i) pointed.insert(r.ptr[i]);
   }
   const std::size_t last_delete =
       deletes.empty() ? 0 : *std::max_element(deletes.begin(), deletes.end());
@@ -394,13 +405,20 @@ Result<KvPairs> ReadTwoskip(std::span<const std::uint8_t> file,
                                      std::to_string(file.size()) + " bytes)"};
   }
   Header h = ReadHeader(file, problems);
-  auto walked = Walk(file, h, problems);
+  // The committed size: from the header, else the end of the last intact commit record.
+  std::uint64_t end = h.current_size;
+  if (!h.ok) {
+    end = LastCommitEnd(file);
+    problems->push_back("twoskip: taking the end of the last commit record (" + Hex(end) +
+                        ") as the committed size");
+  }
+  auto walked = Walk(file, end, problems);
   std::map<std::string, std::string> kv;
   if (walked) {
     kv = std::move(*walked);
   } else {
     problems->push_back("twoskip: scanning the whole file for intact records");
-    kv = Scan(file, h, problems);
+    kv = Scan(file, end, problems);
   }
   return KvPairs(std::make_move_iterator(kv.begin()), std::make_move_iterator(kv.end()));
 }
