@@ -1,7 +1,9 @@
 #include "salvage/ext2_error.h"
 
-#include <et/com_err.h>
+// ext2fs.h first: it includes com_err.h inside extern "C"; com_err.h alone has
+// no C++ guard and would declare error_message() with C++ linkage.
 #include <ext2fs/ext2fs.h>
+#include <et/com_err.h>
 
 #include <mutex>
 
