@@ -26,7 +26,7 @@ bool Journal::ShouldReplay(JournalMode mode) const {
   switch (mode) {
     case JournalMode::kIgnore: return false;
     case JournalMode::kReplay: return true;
-    case JournalMode::kAuto: return info_.needs_recovery;
+    case JournalMode::kAuto: return info_.needs_recovery || (info_.start != 0 && info_.transactions > 0);
   }
   return false;
 }
@@ -58,6 +58,25 @@ std::vector<JournalCopy> Journal::OlderCopies(ext2_filsys fs, uint64_t fs_block)
   for (const auto& c : it->second)
     if (!served || served->journal_block != c.journal_block) out.push_back(c);
   return out;
+}
+
+std::string Journal::Summary() const {
+  const JournalInfo& i = info_;
+  std::string s = "journal: ";
+  if (!i.present) return s + "none" + (i.needs_recovery ? " (but needs_recovery is set)" : "");
+  s += "inode " + std::to_string(i.inode) + (i.inode_from_backup ? " (from the superblock backup)" : "") +
+       ", " + std::to_string(i.size_bytes / 1024) + " KiB, features";
+  if (i.features.empty()) s += " none";
+  for (const auto& f : i.features) s += " " + f;
+  s += ", sequence " + std::to_string(i.sequence) + ", start " + std::to_string(i.start);
+  s += i.needs_recovery ? ", needs_recovery" : "";
+  s += "; " + std::to_string(i.transactions) + " committed transaction" + (i.transactions == 1 ? "" : "s");
+  if (i.transactions)
+    s += " (" + std::to_string(i.first_transaction) + ".." + std::to_string(i.last_transaction) + ")";
+  s += ", " + std::to_string(i.blocks_to_replay) + " blocks to replay; log end: " + i.end;
+  if (!i.end_detail.empty()) s += " (" + i.end_detail + ")";
+  if (!i.problems.empty()) s += "; " + std::to_string(i.problems.size()) + " problems";
+  return s;
 }
 
 nlohmann::json Journal::ToJson(bool with_blocks) const {

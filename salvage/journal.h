@@ -34,7 +34,10 @@
 
 namespace mr::salvage {
 
-// --journal=replay|ignore; kAuto replays exactly when needs_recovery is set.
+// --journal=replay|ignore. kAuto (no option given) replays when the
+// superblock says needs_recovery, or when the journal holds a live log anyway
+// (s_start != 0 with committed transactions: the flag is missing from backup
+// superblocks; e2fsck too offers to "run journal anyway" then).
 enum class JournalMode { kAuto, kReplay, kIgnore };
 Result<JournalMode> ParseJournalMode(std::string_view s);
 const char* JournalModeName(JournalMode m);
@@ -84,6 +87,10 @@ class Journal {
   // map serves. The first call reads the whole journal through `fs`.
   std::vector<JournalCopy> OlderCopies(ext2_filsys fs, uint64_t fs_block) const;
 
+  // One line for humans: "journal: inode 8, 4096 KiB, features revoke 64bit
+  // csum_v3, sequence 1, start 1; 2 committed transactions (1..2), 4 blocks to
+  // replay; log end: clean".
+  std::string Summary() const;
   // {"present":..,"needs_recovery":..,"inode":..,...,"blocks_from_journal":[[blk,seq],..]}
   nlohmann::json ToJson(bool with_blocks = true) const;
 

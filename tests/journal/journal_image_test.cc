@@ -2,8 +2,11 @@
 // jo/jw/jc), checked against e2fsck's own replay on a copy.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -23,6 +26,28 @@ struct Variant {
   int csum;  // journal checksum version requested from debugfs (0 = none)
   bool fs64;
 };
+
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+
+// Access mode of every descriptor this process holds on `path`.
+std::vector<int> OpenModesOf(const std::string& path) {
+  std::vector<int> modes;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(e.path(), ec);
+    if (ec || target != std::filesystem::path(path)) continue;
+    std::ifstream info("/proc/self/fdinfo/" + e.path().filename().string());
+    std::string key;
+    while (info >> key) {
+      if (key == "flags:") {
+        std::string octal;
+        info >> octal;
+        modes.push_back(static_cast<int>(std::stol(octal, nullptr, 8)) & O_ACCMODE);
+      }
+    }
+  }
+  return modes;
+}
 
 // Expected tree: every staged file and directory.
 std::map<std::string, std::string> ExpectedTree() {
@@ -119,6 +144,7 @@ TEST_P(JournalImage, OverlayRecoversDirectoryAndFileWithoutWriting) {
   EXPECT_EQ(info.checksum, GetParam().csum ? "crc32c" : "none");
   EXPECT_TRUE(j->ShouldReplay(JournalMode::kAuto));
   EXPECT_TRUE(j->ShouldReplay(JournalMode::kReplay));
+  EXPECT_NE(j->Summary().find("2 committed transactions"), std::string::npos) << j->Summary();
   EXPECT_FALSE(j->ShouldReplay(JournalMode::kIgnore));
   ASSERT_NE(j->Lookup(dir_block_), nullptr);
   EXPECT_EQ(j->Lookup(dir_block_)->sequence, info.first_transaction);
@@ -133,6 +159,7 @@ TEST_P(JournalImage, OverlayRecoversDirectoryAndFileWithoutWriting) {
     ASSERT_TRUE(fs.ok()) << fs.error().message;
     FsCloser over{*fs};
     EXPECT_EQ(Tree(over.fs), expected);
+    EXPECT_EQ(OpenModesOf(img_), (std::vector<int>{O_RDONLY, O_RDONLY}));  // plain + overlay
   }
   EXPECT_GE((*ov)->blocks_served(), 4u);
   EXPECT_EQ(Sha256(img_), sha_before);
@@ -265,6 +292,16 @@ TEST_F(JournalImageV3, UnknownOverlayNameIsRejected) {
   ext2_filsys fs = nullptr;
   EXPECT_EQ(ext2fs_open2("mailrescue-journal-overlay-999999", nullptr, EXT2_FLAG_64BITS, 0, 0, m, &fs),
             EXT2_ET_BAD_DEVICE_NAME);
+}
+
+TEST_F(JournalImageV3, LiveLogWithoutNeedsRecoveryFlagStillReplaysByDefault) {
+  JournalTransactions(dir_, img_, 3, {Jw{{dir_block_}}});
+  Sh("debugfs -w -R 'feature -needs_recovery' " + img_);
+  auto j = Load(img_);
+  EXPECT_FALSE(j->info().needs_recovery);
+  EXPECT_NE(j->info().start, 0u);
+  EXPECT_TRUE(j->ShouldReplay(JournalMode::kAuto));
+  EXPECT_FALSE(j->ShouldReplay(JournalMode::kIgnore));
 }
 
 TEST_F(JournalImageV3, UncommittedTransactionIsNotReplayed) {
