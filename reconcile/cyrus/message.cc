@@ -3,7 +3,10 @@
 // (including its quirks around time zones) so our values match Cyrus's.
 #include "reconcile/cyrus/message.h"
 
+#include <sys/stat.h>
+
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <optional>
 
@@ -197,8 +200,9 @@ std::int64_t ParseRfc5322Date(std::string_view value, bool date_only) {
   return t - tz_minutes * 60;
 }
 
-MessageFacts ParseMessage(std::span<const std::uint8_t> msg) {
+MessageFacts ParseMessage(std::span<const std::uint8_t> msg, std::int64_t internaldate) {
   MessageFacts f;
+  f.internaldate = internaldate;
   f.size = msg.size();
   f.guid = mr::Sha1Of(msg);
   const std::string_view text = AsText(msg);
@@ -257,13 +261,19 @@ MessageFacts ParseMessage(std::span<const std::uint8_t> msg) {
     f.sentdate = s < 0 ? 0 : s;
     f.gmtime = g < 0 ? 0 : g;
   }
+  if (internaldate > 0) {
+    if (f.gmtime == 0) f.gmtime = internaldate;
+    if (f.sentdate == 0) f.sentdate = internaldate - internaldate % 86400;
+  }
   return f;
 }
 
 Result<MessageFacts> ParseMessageFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return mr::ErrnoError(path, errno);
   auto bytes = mr::ReadFile(path, kMaxMessageFileSize);
   if (!bytes.ok()) return bytes.error();
-  return ParseMessage(*bytes);
+  return ParseMessage(*bytes, static_cast<std::int64_t>(st.st_mtime));
 }
 
 }  // namespace mr::cyrus

@@ -9,7 +9,12 @@
 //  - sentdate: the date part only, at 00:00 of that day. Cyrus uses the
 //    server's local time zone (mktime) for this; we use UTC, which is what
 //    a server running in UTC stores (see docs/formats.md);
-//  - an unparsable or missing Date: gives 0 (each of sentdate, gmtime).
+//  - an unparsable or missing Date: gives 0 (each of sentdate, gmtime) --
+//    but when Cyrus appends the record it then substitutes the
+//    INTERNALDATE: gmtime = internaldate, sentdate = 00:00 of its day
+//    (imap/mailbox.c mailbox_append_index_record). ParseMessage does the same
+//    when given a non-zero internaldate; ParseMessageFile takes it from the
+//    file's mtime (Cyrus keeps INTERNALDATE there).
 // Contract: ParseMessage is total. ParseMessageFile returns an Error only
 // when the file cannot be read. Pure; thread-safe.
 #pragma once
@@ -30,9 +35,11 @@ struct MessageFacts {
   std::int64_t sentdate = 0;
   std::int64_t gmtime = 0;
   mr::Digest guid{};
+  std::int64_t internaldate = 0;  // as given / the file's mtime
 };
 
-MessageFacts ParseMessage(std::span<const std::uint8_t> message);
+MessageFacts ParseMessage(std::span<const std::uint8_t> message,
+                          std::int64_t internaldate = 0);
 // Size cap for ParseMessageFile (a larger file is an Error, never an allocation).
 inline constexpr std::uint64_t kMaxMessageFileSize = 1ull << 31;
 Result<MessageFacts> ParseMessageFile(const std::string& path);
