@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -427,17 +426,18 @@ std::vector<std::uint8_t> WriteTwoskip(const KvPairs& sorted_kv) {
   const KvPairs* in = &sorted_kv;
   KvPairs sorted;
   bool ok = true;
-  for (std::size_t i = 1; i < sorted_kv.size() && ok; ++i) {
-    ok = sorted_kv[i - 1].first < sorted_kv[i].first;
+  for (std::size_t i = 0; i < sorted_kv.size() && ok; ++i) {
+    ok = !sorted_kv[i].first.empty() && (i == 0 || sorted_kv[i - 1].first < sorted_kv[i].first);
   }
   if (!ok) {
     std::map<std::string, std::string> m;
-    for (const auto& [k, v] : sorted_kv) m[k] = v;
+    for (const auto& [k, v] : sorted_kv) {
+      if (!k.empty()) m[k] = v;
+    }
     sorted.assign(m.begin(), m.end());
     in = &sorted;
   }
   const KvPairs& kv = *in;
-  for (const auto& p : kv) assert(!p.first.empty());
 
   // pass 1: offsets and levels
   std::vector<Layout> recs(kv.size());

@@ -21,8 +21,9 @@
 //   Error only when the input is too short to hold a header.
 // - WriteTwoskip produces one committed transaction, like a Cyrus checkpoint (repack):
 //   dummy, records in key order, commit record. Levels are derived from a hash of the key,
-//   so the output is a pure function of the input. Keys must be non-empty; input is
-//   sorted and de-duplicated (last value wins) if it is not already.
+//   so the output is a pure function of the input. Input is sorted and de-duplicated
+//   (last value wins) if it is not already; empty keys (Cyrus cannot store them) are
+//   dropped.
 #pragma once
 
 #include <cstdint>
