@@ -12,7 +12,8 @@
 //   (no control byte below 0x1F, no 0x7f, no 8-bit byte, space or `{ ( ) " % * \`,
 //   shorter than 1024 and not `NIL`) prints bare; otherwise a string with no CR, LF,
 //   `"`, `%`, `\`, 8-bit byte or NUL and shorter than 1024 prints "quoted" (no escapes);
-//   anything else prints as a non-synchronizing literal `{n+}` CRLF bytes (checked against Cyrus 3.6.1 output).
+//   anything else prints as a non-synchronizing literal `{n+}` CRLF bytes (as Cyrus
+//   3.6.1 writes them).
 //   NIL prints `NIL`. A string starting with `\` followed by atom-safe bytes is a
 //   system flag (`\Seen`) and prints bare, as Cyrus prints DL_FLAG values.
 // - Values are plain data; thread-compatible.
