@@ -67,6 +67,8 @@ void WriteCommonTail(const MboxEntry& e, Dlist* dl) {
   if (e.createdmodseq) dl->kv.emplace_back("C", Dlist::Atom(std::to_string(e.createdmodseq)));
   if (e.foldermodseq) dl->kv.emplace_back("F", Dlist::Atom(std::to_string(e.foldermodseq)));
   dl->kv.emplace_back("M", Dlist::Atom(std::to_string(e.mtime)));
+  // A tombstone left by DELETE has neither partition nor ACL; Cyrus writes no A then.
+  if (e.deleted() && e.partition.empty() && e.acl.empty()) return;
   Dlist acl = Dlist::KvList({});
   for (const auto& [id, rights] : e.acl) acl.kv.emplace_back(id, Dlist::Atom(rights));
   dl->kv.emplace_back("A", std::move(acl));

@@ -10,6 +10,9 @@
 //   N: %(T <type> I <uniqueid> P <partition> S <server> V <uidvalidity> C <createdmodseq>
 //        F <foldermodseq> M <mtime> A %(<id> <rights> ...))
 //   I: %(T <type> N <dbname> P ... S ... V ... C ... F ... M ... A %(...) H (<history>))
+// An empty partition leaves out P. A tombstone (`d` in the type) with no partition and
+// no ACL also leaves out A: that is how Cyrus 3.6 writes the tombstone an IMAP DELETE
+// leaves behind (`%(T ed I <id> V .. C .. F .. M ..)`); build tombstones that way.
 //
 // Contract:
 // - ReadMailboxesDb auto-detects twoskip (magic) or flat, joins N and I records by
