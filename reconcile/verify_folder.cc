@@ -129,8 +129,12 @@ void CheckIndexHeader(const FolderSpec& spec, const IndexFile& ix, const HeaderC
 
 void CheckRecords(const IndexFile& ix, const HeaderCheck& hc, Findings& f) {
   const IndexHeader& h = ix.header;
-  for (const auto& p : ix.problems)
-    f.AddUid(p.uid, "cyrus.index record " + std::to_string(p.record_no) + ": " + p.what);
+  for (const auto& p : ix.problems) {
+    if (p.uid == 0)
+      f.Add("cyrus.index " + p.what);
+    else
+      f.AddUid(p.uid, "cyrus.index " + p.what);
+  }
   std::uint32_t prev = 0;
   for (std::size_t i = 0; i < ix.records.size(); ++i) {
     const IndexRecord& r = ix.records[i];
