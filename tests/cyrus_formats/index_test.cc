@@ -301,6 +301,24 @@ TEST(Index, FinalizeCountsSkipExpunged) {
                                   AnnotationCrc(annots[0]));
 }
 
+TEST(Index, LargeFolderRoundTrip) {
+  // A 180,000-message folder (the largest the spec mentions): ~20 MB index.
+  std::vector<IndexRecord> recs;
+  recs.reserve(180000);
+  for (std::uint32_t uid = 1; uid <= 180000; ++uid) recs.push_back(Rec(uid, uid % 3 ? kFlagSeen : 0));
+  IndexHeader h = Hdr();
+  FinalizeIndexHeader(h, recs, {"$Label1"});
+  EXPECT_EQ(h.exists, 180000u);
+  EXPECT_EQ(h.unseen, 60000u);
+  const auto bytes = SerializeIndex(h, recs);
+  ASSERT_EQ(bytes.size(), 160u + 180000u * 112u);
+  auto f = ParseIndex(bytes);
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->problems.empty());
+  ASSERT_EQ(f->records.size(), 180000u);
+  EXPECT_EQ(f->records.back().guid, recs.back().guid);
+}
+
 TEST(Index, CompactUserFlagsRenumbersBits) {
   std::vector<IndexRecord> recs = {Rec(1), Rec(2)};
   recs[0].user_flags = {0b1101, 0, 0, 0};           // bits 0, 2, 3 (3 has no name)

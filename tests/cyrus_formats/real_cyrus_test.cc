@@ -343,6 +343,26 @@ TEST_P(RealCyrus, ReconstructSeesDamageWeIntroduce) {
   fs::remove_all(work);
 }
 
+TEST_P(RealCyrus, ReconstructChecksAnnotationsInSyncCrcAnnot) {
+  // Finalizing without the folder's message annotations gives a
+  // sync_crc_annot that reconstruct reports ("updating sync_crc_annot"):
+  // callers that carry cyrus.annotations must pass them.
+  const std::string work = CopyStore(root_, "annot");
+  std::set<std::string> names;
+  for (const Folder& orig : folders_) names.insert(orig.header.name);
+  const Folder& inbox = *std::find_if(folders_.begin(), folders_.end(),
+                                      [](const Folder& f) { return f.header.name == "user.bob"; });
+  IndexHeader h = inbox.index.header;
+  FinalizeIndexHeader(h, inbox.index.records, inbox.header.user_flags, nullptr);
+  ASSERT_NE(h.sync_crc_annot, inbox.index.header.sync_crc_annot);
+  WriteBytes(work + "/spool/" + inbox.rel + "/cyrus.index", SerializeIndex(h, inbox.index.records));
+  Chown(work);
+  const auto findings = ReconstructFindings(work + "/imapd.conf", names, false);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_NE(findings[0].find("sync_crc_annot"), std::string::npos) << findings[0];
+  fs::remove_all(work);
+}
+
 TEST_P(RealCyrus, MissingCacheRecordsAreRebuiltByReconstruct) {
   // Records written with cache_offset = cache_crc = 0 and no cyrus.cache:
   // `reconstruct -n` is silent, `reconstruct` rebuilds exactly those records
