@@ -254,7 +254,9 @@ INSTANTIATE_TEST_SUITE_P(Formats, JournalImage,
                                            Variant{"csum_v3_32bit", "^64bit", 3, false},
                                            Variant{"csum_v2_32bit", "^64bit", 2, false},
                                            Variant{"csum_v2_64bit", "", 2, true},
-                                           Variant{"nocsum_32bit", "^metadata_csum,^64bit", 0, false}),
+                                           Variant{"nocsum_32bit", "^metadata_csum,^64bit", 0, false},
+                                           // ext3-style: block-mapped journal inode and files
+                                           Variant{"blockmap_nocsum", "^extent,^metadata_csum,^64bit,^flex_bg", 0, false}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(JournalImageV3, WritesThroughTheOverlayAreRefused) {
@@ -302,6 +304,36 @@ TEST_F(JournalImageV3, LiveLogWithoutNeedsRecoveryFlagStillReplaysByDefault) {
   EXPECT_NE(j->info().start, 0u);
   EXPECT_TRUE(j->ShouldReplay(JournalMode::kAuto));
   EXPECT_FALSE(j->ShouldReplay(JournalMode::kIgnore));
+}
+
+// The kernel journals block 0 (the superblock lives at byte 1024 of it);
+// ext2fs_open2 reads it as 1024 bytes before it knows the block size, so the
+// overlay must serve part of a journalled block.
+TEST_F(JournalImageV3, JournalledSuperblockIsServedToOpen) {
+  const std::string other = dir_ / "relabelled.img";
+  Sh("cp " + img_ + " " + other);
+  Sh("debugfs -w -R 'ssv volume_name journalled' " + other);
+  const auto block0 = ReadImageBlock(other, 0);
+  {
+    std::ofstream(dir_ / "sb.bin", std::ios::binary)
+        .write(reinterpret_cast<const char*>(block0.data()), static_cast<std::streamsize>(block0.size()));
+  }
+  std::ofstream(dir_ / "sb.cmds") << "jo -c\njw -b 0 " << (dir_ / "sb.bin") << "\njc\n";
+  Sh("debugfs -w -f " + (dir_ / "sb.cmds") + " " + img_);
+  const std::string copy = FsckCopy();
+  auto j = Load(img_);
+  ASSERT_NE(j->Lookup(0), nullptr);
+  auto ov = JournalOverlay::Create(j, img_, unix_io_manager);
+  ASSERT_TRUE(ov.ok());
+  auto fs = OpenWithJournalOverlay(**ov, 0);
+  ASSERT_TRUE(fs.ok()) << fs.error().message;
+  FsCloser over{*fs};
+  EXPECT_STREQ(reinterpret_cast<const char*>(over.fs->super->s_volume_name), "journalled");
+  FsCloser plain{OpenPlain(img_)};
+  EXPECT_STRNE(reinterpret_cast<const char*>(plain.fs->super->s_volume_name), "journalled");
+  FsCloser fixed{OpenPlain(copy)};
+  EXPECT_STREQ(reinterpret_cast<const char*>(fixed.fs->super->s_volume_name), "journalled");
+  EXPECT_EQ(Tree(over.fs), Tree(fixed.fs));
 }
 
 TEST_F(JournalImageV3, UncommittedTransactionIsNotReplayed) {
