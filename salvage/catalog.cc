@@ -1,0 +1,394 @@
+#include "salvage/catalog.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+
+#include "common/fsutil.h"
+#include "common/sha1.h"
+#include "salvage/cyrus_meta.h"
+#include "salvage/file_data.h"
+#include "salvage/inode.h"
+#include "salvage/inode_scan.h"
+#include "salvage/walker.h"
+
+namespace mr::salvage {
+namespace {
+
+constexpr std::uint64_t kMetaCap = 64ull << 20;   // cyrus.index of a huge folder fits
+constexpr std::uint64_t kLostHashCap = 256ull << 20;
+
+std::vector<std::string> SplitPath(const std::string& p) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t j = p.find('/', i);
+    if (j == std::string::npos) j = p.size();
+    if (j > i) out.push_back(p.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& v, size_t from, size_t to) {
+  std::string s;
+  for (size_t i = from; i < to; ++i) s += (s.empty() ? "" : "/") + v[i];
+  return s;
+}
+
+struct MailboxInfo {
+  std::string name;
+  std::string uniqueid;
+};
+
+class Builder {
+ public:
+  Builder(ext2_filsys fs, const CatalogOptions& o) : fs_(fs), opts_(o) {}
+
+  Result<Catalog> Run() {
+    Walker w(fs_, &c_.tree);
+    w.Walk(EXT2_ROOT_INO, -1, "");
+    ScanLost(w);
+    for (auto& n : w.notes()) c_.damage.push_back(n);
+    BuildChildren();
+    FindMailboxes();
+    if (Status s = FindRoots(); !s.ok()) return s.error();
+    RehomeDirs();
+    RehomeFiles();
+    AssignPaths();
+    for (const auto& d : c_.tree.dirs)
+      if (!d.complete)
+        c_.damage.push_back({"directory", c_.tree.PathOf(d.node) + ": " + d.problem});
+    return std::move(c_);
+  }
+
+ private:
+  void ScanLost(Walker& w) {
+    auto scan = ScanInodes(fs_, w.Reached());
+    c_.live_inodes = scan.live;
+    for (auto g : scan.unreadable_groups)
+      c_.damage.push_back({"inode_table", "group " + std::to_string(g) + ": inode table unreadable"});
+    for (const auto& l : scan.lost) {
+      if (!IsDir(l.mode) || w.Visited(l.ino)) continue;
+      std::int32_t r = w.Walk(l.ino, -1, "#" + std::to_string(l.ino));
+      c_.tree.lost.push_back(r);
+    }
+    auto reached = w.Reached();
+    for (const auto& l : scan.lost) {
+      if (IsDir(l.mode) || std::binary_search(reached.begin(), reached.end(), l.ino)) continue;
+      c_.tree.nodes.push_back(Node{l.ino, -1, TypeFromMode(l.mode), false, "#" + std::to_string(l.ino)});
+      c_.tree.lost.push_back(static_cast<std::int32_t>(c_.tree.nodes.size() - 1));
+    }
+    std::erase(c_.tree.lost, -1);
+    c_.tree.dir_index_of_node.resize(c_.tree.nodes.size(), -1);
+  }
+
+  void BuildChildren() {
+    children_.clear();
+    for (std::int32_t i = 0; i < static_cast<std::int32_t>(c_.tree.nodes.size()); ++i) {
+      const auto& n = c_.tree.nodes[i];
+      if (n.parent >= 0) children_[n.parent][n.name] = i;
+    }
+  }
+
+  std::int32_t Child(std::int32_t dir, const std::string& name) const {
+    auto it = children_.find(dir);
+    if (it == children_.end()) return -1;
+    auto jt = it->second.find(name);
+    return jt == it->second.end() ? -1 : jt->second;
+  }
+
+  void Reparent(std::int32_t node, std::int32_t parent, const std::string& name) {
+    auto& n = c_.tree.nodes[node];
+    if (n.parent >= 0) children_[n.parent].erase(n.name);
+    n.parent = parent;
+    n.name = name;
+    children_[parent][name] = node;
+  }
+
+  std::int32_t AddSynthetic(std::int32_t parent, const std::string& name) {
+    c_.tree.nodes.push_back(Node{0, parent, NodeType::kDir, false, name});
+    auto idx = static_cast<std::int32_t>(c_.tree.nodes.size() - 1);
+    children_[parent][name] = idx;
+    c_.tree.dir_index_of_node.resize(c_.tree.nodes.size(), -1);
+    c_.tree.dir_index_of_node[idx] = static_cast<std::int32_t>(c_.tree.dirs.size());
+    c_.tree.dirs.push_back({idx, false, "created by salvage: the original directory was lost"});
+    return idx;
+  }
+
+  void FindMailboxes() {
+    for (std::int32_t i = 0; i < static_cast<std::int32_t>(c_.tree.nodes.size()); ++i) {
+      const auto& n = c_.tree.nodes[i];
+      if (n.type != NodeType::kFile || n.parent < 0) continue;
+      if (n.name == "cyrus.header") {
+        bool damaged = false;
+        auto data = ReadSmallFile(fs_, n.ino, 1 << 20, &damaged);
+        if (!data.ok()) continue;
+        auto h = ParseCyrusHeader(*data);
+        if (!h.ok()) continue;
+        mailboxes_[n.parent] = MailboxInfo{h->name, h->uniqueid};
+      } else if (n.name == "mailboxes.db" && config_node_ < 0 && PathUnderRoot(n.parent)) {
+        config_node_ = n.parent;
+      }
+    }
+    c_.mailboxes = mailboxes_.size();
+  }
+
+  bool PathUnderRoot(std::int32_t node) const {
+    std::int32_t guard = static_cast<std::int32_t>(c_.tree.nodes.size());
+    while (node > 0 && guard-- > 0) {
+      if (c_.tree.nodes[node].parent < 0) return false;
+      node = c_.tree.nodes[node].parent;
+    }
+    return node == 0;
+  }
+
+  std::int32_t Ancestor(std::int32_t node, size_t up) const {
+    while (up-- > 0 && node >= 0) node = c_.tree.nodes[node].parent;
+    return node;
+  }
+
+  Result<std::int32_t> Resolve(const std::string& path, const char* what) {
+    std::int32_t cur = 0;
+    for (const auto& comp : SplitPath(path)) {
+      cur = Child(cur, comp);
+      if (cur < 0 || c_.tree.nodes[cur].type != NodeType::kDir)
+        return Error{Code::kInvalidArgument, std::string(what) + " " + path + ": no such directory in the filesystem"};
+    }
+    return cur;
+  }
+
+  Status FindRoots() {
+    // Vote for the partition root from each reachable mailbox's path.
+    std::map<std::int32_t, int> votes;
+    int uuid_votes = 0, legacy_votes = 0, hash_votes = 0;
+    std::map<std::int32_t, std::string> legacy_names;
+    for (const auto& [dir, mb] : mailboxes_) {
+      if (!PathUnderRoot(dir)) continue;
+      auto parts = SplitPath(c_.tree.PathOf(dir));
+      const size_t n = parts.size();
+      if (n >= 4 && parts[n - 4] == "uuid" && parts[n - 1] == mb.uniqueid &&
+          mr::UniqueidFromUuidRelDir(Join(parts, n - 4, n)).has_value()) {
+        ++votes[Ancestor(dir, 4)];
+        ++uuid_votes;
+        continue;
+      }
+      for (size_t j = 0; j < n; ++j) {
+        std::string rel = Join(parts, j, n);
+        bool found = false;
+        for (bool hash : {true, false}) {
+          auto name = mr::MailboxFromLegacyRelDir(rel, hash);
+          if (!name) continue;
+          if (!mb.name.empty() && *name != mb.name) continue;
+          ++votes[Ancestor(dir, n - j)];
+          ++legacy_votes;
+          if (hash) ++hash_votes;
+          legacy_names[dir] = *name;
+          found = true;
+          break;
+        }
+        if (found) break;
+      }
+    }
+    for (auto& [dir, name] : legacy_names)
+      if (mailboxes_[dir].name.empty()) mailboxes_[dir].name = name;
+    if (opts_.spool_path) {
+      auto r = Resolve(*opts_.spool_path, "--spool-path");
+      if (!r.ok()) return r.error();
+      spool_node_ = *r;
+    } else if (!votes.empty()) {
+      spool_node_ = std::max_element(votes.begin(), votes.end(), [](auto& a, auto& b) {
+                      return a.second < b.second;
+                    })->first;
+    } else {
+      spool_node_ = 0;
+      c_.notes.push_back("no cyrus.header found: the whole filesystem is treated as the spool");
+    }
+    c_.layout = legacy_votes > uuid_votes ? CyrusLayout::kLegacy : CyrusLayout::kUuid;
+    c_.hashimapspool = hash_votes * 2 > legacy_votes;
+    if (opts_.config_path) {
+      auto r = Resolve(*opts_.config_path, "--config-path");
+      if (!r.ok()) return r.error();
+      config_node_ = *r;
+    }
+    c_.spool_path = c_.tree.PathOf(spool_node_);
+    c_.config_path = config_node_ >= 0 ? c_.tree.PathOf(config_node_) : "";
+    if (config_node_ == spool_node_) config_node_ = -1;
+    return {};
+  }
+
+  bool UnderLostRoot(std::int32_t node) const { return !PathUnderRoot(node); }
+
+  // Places `node` at spool/<rel>, creating missing parents. False if taken.
+  bool PlaceInSpool(std::int32_t node, const std::string& rel) {
+    auto parts = SplitPath(rel);
+    if (parts.empty()) return false;
+    std::int32_t cur = spool_node_;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      std::int32_t next = Child(cur, parts[i]);
+      if (next >= 0 && c_.tree.nodes[next].type != NodeType::kDir) return false;
+      cur = next >= 0 ? next : AddSynthetic(cur, parts[i]);
+    }
+    if (Child(cur, parts.back()) >= 0) return false;
+    Reparent(node, cur, parts.back());
+    return true;
+  }
+
+  void RehomeDirs() {
+    // Shallowest first, so a rehomed legacy INBOX carries its subfolders along.
+    std::vector<std::pair<size_t, std::int32_t>> order;
+    for (const auto& [dir, mb] : mailboxes_)
+      if (UnderLostRoot(dir)) order.emplace_back(SplitPath(c_.tree.PathOf(dir)).size(), dir);
+    std::sort(order.begin(), order.end());
+    for (const auto& [depth, dir] : order) {
+      if (!UnderLostRoot(dir)) continue;  // moved along with an ancestor
+      const auto& mb = mailboxes_[dir];
+      const std::string where = c_.tree.PathOf(dir);
+      if (mb.name.empty()) {
+        c_.damage.push_back({"rehome", where + ": lost mailbox " + mb.uniqueid +
+                                           " has a pre-3.6 header without its name; left in lost+found"});
+        continue;
+      }
+      std::string rel = mr::MailboxRelDir(mb.name, mb.uniqueid, c_.layout, c_.hashimapspool);
+      const std::uint32_t ino = c_.tree.nodes[dir].ino;
+      if (PlaceInSpool(dir, rel)) {
+        ++c_.rehomed_dirs;
+        c_.damage.push_back({"rehome", "lost directory inode " + std::to_string(ino) + " (mailbox " +
+                                           mb.name + ") put back at " + rel});
+        // A lost root that only contained this mailbox is now empty; drop it.
+      } else {
+        c_.damage.push_back({"rehome", "lost mailbox " + mb.name + " (inode " + std::to_string(ino) +
+                                           "): " + rel + " already exists; left in lost+found"});
+      }
+    }
+  }
+
+  void RehomeFiles() {
+    std::vector<std::int32_t> files;
+    for (auto r : c_.tree.lost)
+      if (c_.tree.nodes[r].parent < 0 && c_.tree.nodes[r].type == NodeType::kFile) files.push_back(r);
+    if (files.empty()) return;
+    // GUID -> (folder node, uid) from every salvaged cyrus.index in the spool.
+    std::unordered_map<std::string, std::pair<std::int32_t, std::uint32_t>> by_guid;
+    for (const auto& [dir, mb] : mailboxes_) {
+      if (UnderLostRoot(dir)) continue;
+      std::int32_t idx = Child(dir, "cyrus.index");
+      if (idx < 0) continue;
+      bool damaged = false;
+      auto data = ReadSmallFile(fs_, c_.tree.nodes[idx].ino, kMetaCap, &damaged);
+      if (!data.ok()) continue;
+      auto recs = ParseIndexGuids(*data);
+      if (!recs.ok()) continue;
+      for (const auto& r : *recs)
+        by_guid.emplace(std::string(reinterpret_cast<const char*>(r.guid.data()), 20),
+                        std::make_pair(dir, r.uid));
+    }
+    if (by_guid.empty()) return;
+    for (auto f : files) {
+      bool damaged = false;
+      auto data = ReadSmallFile(fs_, c_.tree.nodes[f].ino, kLostHashCap, &damaged);
+      if (!data.ok() || damaged) continue;
+      Digest d = Sha1Of(std::span<const std::uint8_t>(*data));
+      auto it = by_guid.find(std::string(reinterpret_cast<const char*>(d.data()), 20));
+      if (it == by_guid.end()) continue;
+      auto [dir, uid] = it->second;
+      const std::string name = std::to_string(uid) + ".";
+      if (Child(dir, name) >= 0) continue;
+      Reparent(f, dir, name);
+      ++c_.rehomed_files;
+      c_.damage.push_back({"rehome", "lost file inode " + std::to_string(c_.tree.nodes[f].ino) +
+                                         " matched a GUID in " + c_.tree.PathOf(dir) +
+                                         "/cyrus.index: put back as " + name});
+    }
+  }
+
+  void AssignPaths() {
+    auto& nodes = c_.tree.nodes;
+    const auto n = static_cast<std::int32_t>(nodes.size());
+    c_.out.assign(n, "");
+    c_.group.assign(n, kGroupNone);
+    c_.group_names = {"(config)", "(rest)"};
+    std::map<std::string, std::int32_t> user_group;
+    std::vector<char> done(n, 0);
+    for (std::int32_t i = 0; i < n; ++i) {
+      // Climb to the nearest resolved ancestor, then resolve downwards.
+      std::vector<std::int32_t> chain;
+      std::int32_t cur = i;
+      while (cur >= 0 && !done[cur] && chain.size() <= static_cast<size_t>(n)) {
+        chain.push_back(cur);
+        if (cur == spool_node_ || cur == config_node_) break;
+        cur = nodes[cur].parent;
+      }
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+        std::int32_t k = *it;
+        const Node& nd = nodes[k];
+        done[k] = 1;
+        if (k == spool_node_) {
+          c_.out[k] = "spool";
+          c_.group[k] = kGroupRest;
+        } else if (k == config_node_) {
+          c_.out[k] = "conf";
+          c_.group[k] = kGroupConfig;
+        } else if (nd.parent < 0) {
+          if (k == 0) continue;  // the fs root outside the spool: not extracted
+          c_.out[k] = "lost+found/#" + std::to_string(nd.ino);
+          c_.group[k] = kGroupRest;
+          c_.lost_found.push_back({c_.out[k], nd.ino,
+                                   std::string(nd.type == NodeType::kDir ? "directory" : "file") +
+                                       " not reachable from the root and not placeable"});
+        } else if (!c_.out[nd.parent].empty()) {
+          c_.out[k] = c_.out[nd.parent] + "/" + SanitizeName(nd.name);
+          c_.group[k] = c_.group[nd.parent];
+        }
+        if (c_.group[k] != kGroupNone && c_.group[k] != kGroupConfig && nd.type == NodeType::kDir) {
+          auto mb = mailboxes_.find(k);
+          if (mb != mailboxes_.end()) {
+            std::string user = mr::UserOf(mb->second.name);
+            if (!user.empty()) {
+              auto [ut, inserted] = user_group.emplace(user, 0);
+              if (inserted) {
+                ut->second = static_cast<std::int32_t>(c_.group_names.size());
+                c_.group_names.push_back(user);
+              }
+              c_.group[k] = ut->second;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  ext2_filsys fs_;
+  const CatalogOptions& opts_;
+  Catalog c_;
+  std::unordered_map<std::int32_t, std::map<std::string, std::int32_t>> children_;
+  std::map<std::int32_t, MailboxInfo> mailboxes_;
+  std::int32_t spool_node_ = 0;
+  std::int32_t config_node_ = -1;
+};
+
+}  // namespace
+
+Result<std::vector<std::uint8_t>> ReadSmallFile(ext2_filsys fs, std::uint32_t ino, std::uint64_t cap,
+                                                bool* damaged) {
+  auto in = ReadInode(fs, ino);
+  if (!in.ok()) return in.error();
+  if (!in->live || !IsReg(in->mode))
+    return Error{Code::kCorrupt, "inode " + std::to_string(ino) + " is not a live file"};
+  if (in->size > cap)
+    return Error{Code::kCorrupt, "inode " + std::to_string(ino) + " larger than " + std::to_string(cap)};
+  std::vector<std::uint8_t> out(in->size);
+  FileReadResult r = ReadFileData(fs, *in, [&](std::uint64_t off, const std::uint8_t* d, std::size_t n) {
+    if (off <= out.size() && n <= out.size() - off) std::memcpy(out.data() + off, d, n);
+    return true;
+  });
+  *damaged = !r.damaged.empty();
+  return out;
+}
+
+Result<Catalog> BuildCatalog(ext2_filsys fs, const CatalogOptions& opts) {
+  return Builder(fs, opts).Run();
+}
+
+}  // namespace mr::salvage

@@ -1,0 +1,72 @@
+// catalog: everything Scan learns before any file data is copied — the walked
+// tree, the lost inodes, where the Cyrus spool and config directory are, where
+// each node goes in DIR/, and which user it belongs to.
+//
+// Steps (each a function below, in this order):
+//  1. walk from the root with the tolerant walker;
+//  2. inode scan: live inodes the walk did not reach; lost directories are
+//     walked as roots of their own (a lost dir found inside a later one is
+//     re-attached there), lost files become single-node roots;
+//  3. discovery: directories holding cyrus.header are mailboxes (N/I read from
+//     the header); their paths give the partition root and the layout (uuid or
+//     legacy, hashimapspool); the directory holding mailboxes.db is the config
+//     directory; --spool-path/--config-path override. Without any mailbox the
+//     whole filesystem is treated as the spool;
+//  4. rehome: a lost mailbox directory goes to spool/<its layout path> (missing
+//     parents are created as synthetic directories); a lost file whose SHA1
+//     equals a GUID in some salvaged cyrus.index goes to that folder as <uid>.;
+//     everything else goes to lost+found/#<ino> with a note;
+//  5. output paths (sanitised names) and groups: config, rest, one per user.
+// The catalog is immutable afterwards and shared read-only by the extractors.
+#pragma once
+
+#include <ext2fs/ext2fs.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/cyrus_layout.h"
+#include "common/status.h"
+#include "salvage/manifest.h"
+#include "salvage/tree.h"
+#include "salvage/volume.h"
+
+namespace mr::salvage {
+
+inline constexpr std::int32_t kGroupNone = -1;    // not extracted
+inline constexpr std::int32_t kGroupConfig = 0;   // DIR/conf
+inline constexpr std::int32_t kGroupRest = 1;     // spool outside user mailboxes + lost+found
+inline constexpr std::int32_t kFirstUserGroup = 2;
+
+struct CatalogOptions {
+  std::optional<std::string> spool_path;   // path inside the filesystem
+  std::optional<std::string> config_path;
+};
+
+struct Catalog {
+  Tree tree;
+  std::vector<std::string> out;            // per node: path relative to DIR, "" = not extracted
+  std::vector<std::int32_t> group;         // per node
+  std::vector<std::string> group_names;    // index = group id; users from kFirstUserGroup
+  std::vector<LostRecord> lost_found;      // placement notes for lost+found roots
+  std::vector<DamageNote> damage;          // walk/scan findings
+  std::vector<std::string> notes;          // informational (not damage)
+  std::string spool_path = "/";            // inside the filesystem
+  std::string config_path;                 // "" when not found
+  CyrusLayout layout = CyrusLayout::kUuid;
+  bool hashimapspool = false;
+  std::uint64_t mailboxes = 0;
+  std::uint64_t rehomed_dirs = 0, rehomed_files = 0;
+  std::uint64_t live_inodes = 0;
+};
+
+// kInvalidArgument when an override path does not exist in the filesystem.
+Result<Catalog> BuildCatalog(ext2_filsys fs, const CatalogOptions& opts);
+
+// Reads a whole small file (<= cap bytes) by inode; kCorrupt beyond the cap.
+Result<std::vector<std::uint8_t>> ReadSmallFile(ext2_filsys fs, std::uint32_t ino, std::uint64_t cap,
+                                                bool* damaged);
+
+}  // namespace mr::salvage

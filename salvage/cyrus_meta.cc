@@ -1,0 +1,121 @@
+#include "salvage/cyrus_meta.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+namespace mr::salvage {
+namespace {
+
+constexpr std::string_view kMagicStart = "\241\002\213\015Cyrus mailbox header\n";
+constexpr std::string_view kMagicEnd = "\t--Jim Morris on Andrew\n";
+
+std::uint32_t Be32(const std::uint8_t* p) {
+  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) |
+         std::uint32_t(p[3]);
+}
+
+// Reads one dlist value at s[i] (atom, "quoted", {n+}\r\n literal, or a
+// parenthesised list which is skipped); returns false on malformed input.
+bool ReadValue(std::string_view s, size_t& i, std::string* out) {
+  out->clear();
+  if (i >= s.size()) return false;
+  char c = s[i];
+  if (c == '"') {
+    for (++i; i < s.size(); ++i) {
+      if (s[i] == '\\' && i + 1 < s.size()) { out->push_back(s[++i]); continue; }
+      if (s[i] == '"') { ++i; return true; }
+      out->push_back(s[i]);
+    }
+    return false;
+  }
+  if (c == '{') {
+    size_t close = s.find('}', i);
+    if (close == std::string_view::npos || close - i > 12) return false;
+    std::string num(s.substr(i + 1, close - i - 1));
+    if (!num.empty() && num.back() == '+') num.pop_back();
+    if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) return false;
+    size_t n = std::stoul(num);
+    size_t start = close + 1;
+    if (s.substr(start, 2) == "\r\n") start += 2;
+    else if (s.substr(start, 1) == "\n") start += 1;
+    if (start > s.size() || n > s.size() - start) return false;
+    *out = std::string(s.substr(start, n));
+    i = start + n;
+    return true;
+  }
+  if (c == '(' || (c == '%' && i + 1 < s.size() && s[i + 1] == '(')) {
+    int depth = 0;
+    bool quoted = false;
+    for (; i < s.size(); ++i) {
+      char d = s[i];
+      if (quoted) {
+        if (d == '\\') ++i;
+        else if (d == '"') quoted = false;
+        continue;
+      }
+      if (d == '"') quoted = true;
+      else if (d == '(') ++depth;
+      else if (d == ')' && --depth == 0) { ++i; return true; }
+    }
+    return false;
+  }
+  while (i < s.size() && s[i] != ' ' && s[i] != ')' && s[i] != '\n' && s[i] != '\r') out->push_back(s[i++]);
+  return !out->empty();
+}
+
+}  // namespace
+
+Result<CyrusHeaderInfo> ParseCyrusHeader(std::span<const std::uint8_t> data) {
+  std::string_view s(reinterpret_cast<const char*>(data.data()), data.size());
+  if (s.substr(0, kMagicStart.size()) != kMagicStart)
+    return Error{Code::kCorrupt, "cyrus.header: bad magic"};
+  size_t p = s.find(kMagicEnd);
+  if (p == std::string_view::npos) return Error{Code::kCorrupt, "cyrus.header: truncated magic"};
+  std::string_view rest = s.substr(p + kMagicEnd.size());
+  CyrusHeaderInfo info;
+  if (rest.substr(0, 2) == "%(") {
+    size_t i = 2;
+    std::string key, val;
+    while (i < rest.size() && rest[i] != ')') {
+      while (i < rest.size() && rest[i] == ' ') ++i;
+      if (i >= rest.size() || rest[i] == ')') break;
+      if (!ReadValue(rest, i, &key)) return Error{Code::kCorrupt, "cyrus.header: malformed dlist"};
+      while (i < rest.size() && rest[i] == ' ') ++i;
+      if (!ReadValue(rest, i, &val)) return Error{Code::kCorrupt, "cyrus.header: malformed dlist value for " + key};
+      if (key == "N") info.name = val;
+      else if (key == "I") info.uniqueid = val;
+    }
+    if (info.name.empty() || info.uniqueid.empty())
+      return Error{Code::kCorrupt, "cyrus.header: no N or I field"};
+    return info;
+  }
+  // Pre-3.6: "quotaroot\tuniqueid\n".
+  size_t nl = rest.find('\n');
+  std::string_view line = rest.substr(0, nl);
+  size_t tab = line.find('\t');
+  if (tab == std::string_view::npos || tab + 1 >= line.size())
+    return Error{Code::kCorrupt, "cyrus.header: no uniqueid line"};
+  info.uniqueid = std::string(line.substr(tab + 1));
+  return info;
+}
+
+Result<std::vector<IndexRecordKey>> ParseIndexGuids(std::span<const std::uint8_t> d) {
+  if (d.size() < 160) return Error{Code::kCorrupt, "cyrus.index: shorter than its header"};
+  const std::uint32_t start = Be32(d.data() + 12), rec = Be32(d.data() + 16), num = Be32(d.data() + 20);
+  if (start < 160 || start > d.size() || rec < 80 || rec > 4096)
+    return Error{Code::kCorrupt, "cyrus.index: bad start_offset/record_size"};
+  const std::uint64_t fit = (d.size() - start) / rec;
+  std::vector<IndexRecordKey> out;
+  out.reserve(std::min<std::uint64_t>(num, fit));
+  for (std::uint64_t k = 0; k < std::min<std::uint64_t>(num, fit); ++k) {
+    const std::uint8_t* r = d.data() + start + k * rec;
+    IndexRecordKey key;
+    key.uid = Be32(r);
+    std::memcpy(key.guid.data(), r + 60, 20);
+    if (key.uid != 0) out.push_back(key);
+  }
+  return out;
+}
+
+}  // namespace mr::salvage

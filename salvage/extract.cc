@@ -1,0 +1,376 @@
+#include "salvage/extract.h"
+
+#include <fcntl.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "common/sha1.h"
+#include "salvage/file_data.h"
+#include "salvage/inode.h"
+#include "salvage/walker.h"
+
+namespace mr::salvage {
+
+HandlePool::HandlePool(std::vector<Volume> handles) : all_(std::move(handles)) {
+  for (auto& v : all_) free_.push_back(&v);
+}
+
+Volume* HandlePool::Acquire() {
+  std::unique_lock<std::mutex> lk(mu_);
+  cv_.wait(lk, [&] { return !free_.empty(); });
+  Volume* v = free_.back();
+  free_.pop_back();
+  return v;
+}
+
+void HandlePool::Release(Volume* v) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    free_.push_back(v);
+  }
+  cv_.notify_one();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Item {
+  std::uint32_t ino = 0;
+  std::vector<std::int32_t> nodes;  // sorted by output path
+};
+
+struct ItemOut {
+  std::vector<FileRecord> files;
+  std::vector<SymlinkRecord> symlinks;
+  std::vector<DamageNote> damage;
+  std::vector<std::int32_t> incomplete_parents;
+  bool share = false;  // links > 1: remember for later groups
+  std::uint64_t bytes = 0;
+  Status error;        // output-side failure (fatal for the group)
+};
+
+void SplitOut(const std::string& path, std::string* dir, std::string* base) {
+  size_t s = path.rfind('/');
+  *dir = s == std::string::npos ? "" : path.substr(0, s);
+  *base = s == std::string::npos ? path : path.substr(s + 1);
+}
+
+OutputMeta MetaOf(const InodeInfo& in) {
+  return OutputMeta{in.mode, in.uid, in.gid, in.atime, in.mtime};
+}
+
+const std::uint8_t kZeros[65536] = {};
+
+void HashZeros(Sha1& h, std::uint64_t n) {
+  while (n > 0) {
+    std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(n, sizeof kZeros));
+    h.Update(kZeros, k);
+    n -= k;
+  }
+}
+
+bool WriteAll(int fd, const std::uint8_t* p, std::size_t n, std::uint64_t off) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+    off += static_cast<std::uint64_t>(w);
+  }
+  return true;
+}
+
+class GroupRunner {
+ public:
+  GroupRunner(std::int32_t group, ExtractEnv& env) : group_(group), env_(env), c_(*env.cat) {}
+
+  Status Run(GroupResult* res) {
+    Collect();
+    for (auto d : dirs_)
+      if (Status s = env_.out->MakeDir(c_.out[d]); !s.ok()) return s;
+    if (env_.snapshot) {
+      env_.snapshot->phase = c_.group_names[group_];
+      env_.snapshot->files_total += items_.size();
+    }
+    outs_.assign(items_.size(), ItemOut{});
+    tbb::task_arena arena(std::max(1, env_.jobs));
+    arena.execute([&] {
+      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, items_.size(), 16),
+                        [&](const tbb::blocked_range<std::size_t>& r) {
+                          Volume* v = env_.pool->Acquire();
+                          for (std::size_t i = r.begin(); i != r.end(); ++i) DoItem(*v, items_[i], &outs_[i]);
+                          env_.pool->Release(v);
+                        });
+    });
+    std::vector<char> incomplete(c_.tree.nodes.size(), 0);
+    for (auto& o : outs_) {
+      if (!o.error.ok()) return o.error;
+      for (auto& f : o.files) {
+        if (o.share && env_.linked) env_.linked->emplace(f.ino, f);
+        res->files.push_back(std::move(f));
+      }
+      for (auto& s : o.symlinks) res->symlinks.push_back(std::move(s));
+      for (auto& d : o.damage) res->damage.push_back(std::move(d));
+      for (auto p : o.incomplete_parents) if (p >= 0) incomplete[p] = 1;
+    }
+    if (env_.snapshot) {
+      env_.snapshot->files_done += items_.size();
+      env_.snapshot->bytes_done += bytes_.load();
+    }
+    FinishDirs(incomplete, res);
+    std::sort(res->files.begin(), res->files.end(), [](auto& a, auto& b) { return a.path < b.path; });
+    std::sort(res->symlinks.begin(), res->symlinks.end(), [](auto& a, auto& b) { return a.path < b.path; });
+    return {};
+  }
+
+ private:
+  void Collect() {
+    std::map<std::uint32_t, std::vector<std::int32_t>> by_ino;
+    for (std::int32_t i = 0; i < static_cast<std::int32_t>(c_.tree.nodes.size()); ++i) {
+      if (c_.group[i] != group_ || c_.out[i].empty()) continue;
+      if (c_.tree.nodes[i].type == NodeType::kDir) dirs_.push_back(i);
+      else by_ino[c_.tree.nodes[i].ino].push_back(i);
+    }
+    std::sort(dirs_.begin(), dirs_.end(), [&](auto a, auto b) { return c_.out[a] < c_.out[b]; });
+    for (auto& [ino, nodes] : by_ino) {
+      std::sort(nodes.begin(), nodes.end(), [&](auto a, auto b) { return c_.out[a] < c_.out[b]; });
+      items_.push_back({ino, std::move(nodes)});
+    }
+  }
+
+  void Tick(std::uint64_t bytes) {
+    bytes_ += bytes;
+    ++files_;
+    if (!env_.progress || !env_.snapshot) return;
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 Clock::now().time_since_epoch()).count();
+    std::int64_t last = last_ms_.load();
+    if (now - last < 500 || !last_ms_.compare_exchange_strong(last, now)) return;
+    ProgressSnapshot s = *env_.snapshot;  // totals only change between groups
+    s.files_done += files_.load();
+    s.bytes_done += bytes_.load();
+    env_.progress->Update(s);
+  }
+
+  void DoItem(Volume& v, const Item& it, ItemOut* o) {
+    ext2_filsys fs = v.fs();
+    const std::string& primary = c_.out[it.nodes.front()];
+    auto parents = [&] {
+      for (auto n : it.nodes) o->incomplete_parents.push_back(c_.tree.nodes[n].parent);
+    };
+    // Already extracted for an earlier group (hard link across users).
+    if (env_.linked) {
+      auto f = env_.linked->find(it.ino);
+      if (f != env_.linked->end()) {
+        for (auto n : it.nodes) {
+          if (Status s = LinkPaths(f->second.path, c_.out[n]); !s.ok()) { o->error = s; return; }
+          FileRecord r = f->second;
+          r.path = c_.out[n];
+          o->files.push_back(std::move(r));
+        }
+        Tick(0);
+        return;
+      }
+    }
+    auto in = ReadInode(fs, it.ino);
+    if (!in.ok() || !in->live) {
+      o->damage.push_back({"missing_inode", primary + ": inode " + std::to_string(it.ino) +
+                                                (in.ok() ? " is not in use" : ": " + in.error().message)});
+      parents();
+      Tick(0);
+      return;
+    }
+    const NodeType t = TypeFromMode(in->mode);
+    const NodeType claimed = c_.tree.nodes[it.nodes.front()].type;
+    if (claimed != NodeType::kUnknown && claimed != t) {
+      o->damage.push_back({"type_mismatch", primary + ": the entry and inode " + std::to_string(it.ino) +
+                                                " disagree on the file type; not extracted"});
+      parents();
+      Tick(0);
+      return;
+    }
+    if (t == NodeType::kFile) {
+      DoFile(fs, *in, it, o);
+    } else if (t == NodeType::kSymlink) {
+      bool damaged = false;
+      auto target = ReadSymlinkTarget(fs, *in, &damaged);
+      if (!target.ok()) {
+        o->damage.push_back({"symlink", primary + ": " + target.error().message});
+        parents();
+      } else {
+        if (damaged) o->damage.push_back({"symlink", primary + ": target partly unreadable"});
+        for (auto n : it.nodes) {
+          std::string dir, base;
+          SplitOut(c_.out[n], &dir, &base);
+          bool owned = false;
+          auto fd = env_.out->DirFd(dir, &owned);
+          if (!fd.ok()) { o->error = fd.error(); return; }
+          Status s = env_.out->Symlink(*target, *fd, base, MetaOf(*in));
+          if (owned) ::close(*fd);
+          if (!s.ok()) { o->error = s; return; }
+          o->symlinks.push_back({c_.out[n], it.ino, *target});
+        }
+      }
+    } else {
+      o->damage.push_back({"special_file", primary + ": device, fifo or socket (inode " +
+                                               std::to_string(it.ino) + ") not extracted"});
+    }
+    Tick(in->size);
+  }
+
+  Status LinkPaths(const std::string& from, const std::string& to) {
+    std::string fd_dir, fbase, td, tbase;
+    SplitOut(from, &fd_dir, &fbase);
+    SplitOut(to, &td, &tbase);
+    bool o1 = false, o2 = false;
+    auto a = env_.out->DirFd(fd_dir, &o1);
+    if (!a.ok()) return a.error();
+    auto b = env_.out->DirFd(td, &o2);
+    if (!b.ok()) { if (o1) ::close(*a); return b.error(); }
+    Status s = env_.out->Link(*a, fbase, *b, tbase);
+    if (o1) ::close(*a);
+    if (o2) ::close(*b);
+    return s;
+  }
+
+  // True (and fills *rec) when the previous run's copy is complete and intact.
+  bool Resumable(const InodeInfo& in, const std::string& path, FileRecord* rec) {
+    if (!env_.previous || env_.out->dry_run()) return false;
+    auto p = env_.previous->find(path);
+    if (p == env_.previous->end() || !p->second.intact || p->second.ino != in.ino ||
+        p->second.size != in.size)
+      return false;
+    std::string dir, base;
+    SplitOut(path, &dir, &base);
+    bool owned = false;
+    auto dfd = env_.out->DirFd(dir, &owned);
+    if (!dfd.ok()) return false;
+    int fd = ::openat(*dfd, base.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (owned) ::close(*dfd);
+    if (fd < 0) return false;
+    std::uint64_t size = 0;
+    auto d = Sha1Fd(fd, &size);
+    ::close(fd);
+    if (!d.ok() || size != in.size || ToHex(*d) != p->second.sha1) return false;
+    rec->sha1 = p->second.sha1;
+    return true;
+  }
+
+  void DoFile(ext2_filsys fs, const InodeInfo& in, const Item& it, ItemOut* o) {
+    const std::string& primary = c_.out[it.nodes.front()];
+    FileRecord rec;
+    rec.path = primary;
+    rec.ino = in.ino;
+    rec.size = in.size;
+    rec.mtime = in.mtime.sec;
+    rec.mtime_ns = in.mtime.nsec;
+    if (!Resumable(in, primary, &rec)) {
+      std::string dir, base;
+      SplitOut(primary, &dir, &base);
+      int fd = -1;
+      bool owned = false;
+      int dfd = -1;
+      if (!env_.out->dry_run()) {
+        auto d = env_.out->DirFd(dir, &owned);
+        if (!d.ok()) { o->error = d.error(); return; }
+        dfd = *d;
+        auto f = env_.out->CreateFile(dfd, base);
+        if (owned) ::close(dfd);
+        if (!f.ok()) { o->error = f.error(); return; }
+        fd = *f;
+      }
+      Sha1 h;
+      std::uint64_t hashed = 0;
+      bool write_failed = false;
+      FileReadResult r = ReadFileData(fs, in, [&](std::uint64_t off, const std::uint8_t* p, std::size_t n) {
+        if (off > hashed) HashZeros(h, off - hashed);
+        h.Update(p, n);
+        hashed = off + n;
+        if (fd >= 0 && !WriteAll(fd, p, n, off)) {
+          write_failed = true;
+          return false;
+        }
+        return true;
+      });
+      if (write_failed) {
+        o->error = ErrnoError("write " + env_.out->root() + "/" + primary, errno);
+        ::close(fd);
+        return;
+      }
+      if (hashed < in.size) HashZeros(h, in.size - hashed);
+      if (Status s = env_.out->FinishFile(fd, in.size, hashed, MetaOf(in), primary); !s.ok()) {
+        o->error = s;
+        return;
+      }
+      rec.sha1 = ToHex(h.Final());
+      rec.damaged = r.damaged;
+      rec.problem = r.problem;
+      if (!r.damaged.empty())
+        o->damage.push_back({"damaged_file", primary + ": " + r.problem});
+    }
+    o->share = in.links > 1;
+    for (std::size_t k = 1; k < it.nodes.size(); ++k) {
+      if (Status s = LinkPaths(primary, c_.out[it.nodes[k]]); !s.ok()) { o->error = s; return; }
+      FileRecord extra = rec;
+      extra.path = c_.out[it.nodes[k]];
+      o->files.push_back(std::move(extra));
+    }
+    o->files.insert(o->files.begin(), std::move(rec));
+  }
+
+  void FinishDirs(const std::vector<char>& incomplete, GroupResult* res) {
+    Volume* v = env_.pool->Acquire();
+    // Deepest first: setting a child's times must not be undone by the parent's.
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      const std::int32_t d = *it;
+      const Node& n = c_.tree.nodes[d];
+      DirRecord rec;
+      rec.path = c_.out[d];
+      rec.ino = n.ino;
+      std::int32_t di = c_.tree.DirIndex(d);
+      if (di >= 0) {
+        rec.complete = c_.tree.dirs[di].complete;
+        rec.problem = c_.tree.dirs[di].problem;
+      }
+      if (incomplete[d] && rec.complete) {
+        rec.complete = false;
+        rec.problem = "an entry's inode is missing or unreadable";
+      }
+      if (n.ino != 0) {
+        auto in = ReadInode(v->fs(), n.ino);
+        if (in.ok() && in->live && IsDir(in->mode)) {
+          if (Status s = env_.out->SetDirMeta(rec.path, MetaOf(*in)); !s.ok())
+            res->damage.push_back({"output", s.message()});
+        }
+      }
+      res->dirs.push_back(std::move(rec));
+    }
+    env_.pool->Release(v);
+    std::sort(res->dirs.begin(), res->dirs.end(), [](auto& a, auto& b) { return a.path < b.path; });
+  }
+
+  std::int32_t group_;
+  ExtractEnv& env_;
+  const Catalog& c_;
+  std::vector<std::int32_t> dirs_;
+  std::vector<Item> items_;
+  std::vector<ItemOut> outs_;
+  std::atomic<std::uint64_t> bytes_{0}, files_{0};
+  std::atomic<std::int64_t> last_ms_{0};
+};
+
+}  // namespace
+
+Status ExtractGroup(std::int32_t group, ExtractEnv& env, GroupResult* result) {
+  return GroupRunner(group, env).Run(result);
+}
+
+}  // namespace mr::salvage

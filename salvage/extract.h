@@ -1,0 +1,84 @@
+// extract: copies one group of the catalog (one user, the config dir, or the
+// rest) from the filesystem to DIR/, in parallel, byte-exact.
+//
+// Work items are inodes (a hard-linked inode is read once and linked), sorted
+// by inode number so reads follow the inode tables and mostly the data layout
+// (measured 18x faster than directory order on a cold cache). Workers take
+// chunks of items and a libext2fs handle from the HandlePool for each chunk:
+// one handle per worker, never shared. Every file's bytes are hashed (SHA1)
+// while written; unreadable parts are written as zeros and listed as damaged
+// byte ranges. A file already complete from a previous run (same inode, size
+// and SHA1 as the previous manifest, and the output file still hashes to it)
+// is not read again. Records are sorted by path, so the result is identical
+// for any number of jobs.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "salvage/catalog.h"
+#include "salvage/manifest.h"
+#include "salvage/output.h"
+#include "salvage/volume.h"
+
+namespace mr::salvage {
+
+class HandlePool {
+ public:
+  explicit HandlePool(std::vector<Volume> handles);
+  Volume* Acquire();  // blocks until one is free
+  void Release(Volume* v);
+  std::size_t size() const { return all_.size(); }
+  Volume& any() { return all_.front(); }
+
+ private:
+  std::vector<Volume> all_;
+  std::vector<Volume*> free_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+struct ProgressSnapshot {
+  std::string phase;  // user name or "(config)", "(rest)"
+  std::uint64_t files_done = 0, files_total = 0;
+  std::uint64_t bytes_done = 0, bytes_total = 0;
+  std::uint64_t groups_done = 0, groups_total = 0;
+  double elapsed = 0;
+};
+
+// Receives progress from worker threads; implementations must be thread-safe.
+class ProgressSink {
+ public:
+  virtual ~ProgressSink() = default;
+  virtual void Update(const ProgressSnapshot& s) = 0;
+};
+
+struct GroupResult {
+  std::vector<FileRecord> files;
+  std::vector<SymlinkRecord> symlinks;
+  std::vector<DirRecord> dirs;
+  std::vector<DamageNote> damage;
+};
+
+struct ExtractEnv {
+  const Catalog* cat = nullptr;
+  OutputTree* out = nullptr;
+  HandlePool* pool = nullptr;
+  int jobs = 1;
+  const std::map<std::string, PreviousFile>* previous = nullptr;
+  // Inodes extracted in earlier groups (hard links across users): ino -> record.
+  std::unordered_map<std::uint32_t, FileRecord>* linked = nullptr;
+  ProgressSink* progress = nullptr;
+  ProgressSnapshot* snapshot = nullptr;  // totals maintained by the caller
+};
+
+Status ExtractGroup(std::int32_t group, ExtractEnv& env, GroupResult* result);
+
+}  // namespace mr::salvage

@@ -1,0 +1,88 @@
+// manifest: salvage.json, exactly as docs/contracts.md ("salvage output")
+// describes it, plus a reader for resuming a killed run.
+//
+// Written by streaming (no JSON DOM of 200,000 files in memory) to a temp
+// file renamed over DIR/salvage.json. Paths are relative to DIR. Records are
+// written sorted by path so the file is identical for any --jobs.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "salvage/badmap.h"
+#include "salvage/volume.h"
+
+namespace mr::salvage {
+
+struct FileRecord {
+  std::string path;
+  std::uint32_t ino = 0;
+  std::uint64_t size = 0;
+  std::string sha1;  // hex
+  std::int64_t mtime = 0;
+  std::uint32_t mtime_ns = 0;
+  std::vector<ByteRange> damaged;  // file offsets
+  std::string problem;             // why damaged, "" if intact
+};
+
+struct DirRecord {
+  std::string path;
+  std::uint32_t ino = 0;  // 0 for a directory salvage had to create (its own was lost)
+  bool complete = true;
+  std::string problem;
+};
+
+struct LostRecord {
+  std::string path;
+  std::uint32_t ino = 0;
+  std::string note;
+};
+
+struct SymlinkRecord {
+  std::string path;
+  std::uint32_t ino = 0;
+  std::string target;
+};
+
+struct UserRecord {
+  std::string user;
+  bool done = false;
+};
+
+struct Manifest {
+  std::string source_path;
+  std::uint64_t source_size = 0;
+  std::string sha256_before;  // optional
+  FsInfo fs;
+  std::vector<DamageNote> damage;  // everything found (fs.damage + walk + unreadable areas)
+  std::string spool_path, config_path;
+  std::vector<DirRecord> dirs;
+  std::vector<FileRecord> files;
+  std::vector<SymlinkRecord> symlinks;
+  std::vector<LostRecord> lost_found;
+  std::vector<UserRecord> users;
+
+  struct Totals {
+    std::uint64_t files = 0, bytes = 0, damaged_files = 0, incomplete_dirs = 0, lost_found = 0;
+  };
+  Totals ComputeTotals() const;
+};
+
+std::string ManifestJson(const Manifest& m, const std::string& command = "salvage");
+Status WriteManifest(const Manifest& m, const std::string& path);
+
+// Files of a previous run, by path (only what resume needs).
+struct PreviousFile {
+  std::uint32_t ino = 0;
+  std::uint64_t size = 0;
+  std::string sha1;
+  bool intact = false;
+};
+Result<std::map<std::string, PreviousFile>> ReadPreviousFiles(const std::string& path);
+
+std::string JsonEscape(const std::string& s);
+
+}  // namespace mr::salvage

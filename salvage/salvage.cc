@@ -1,0 +1,212 @@
+#include "salvage/salvage.h"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <thread>
+
+#include "common/fsutil.h"
+#include "common/sha1.h"
+
+namespace mr::salvage {
+namespace {
+
+Result<std::string> Sha256Fd(int fd) {
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+    return Error{Code::kInternal, "sha256: cannot initialise"};
+  std::vector<unsigned char> buf(1 << 20);
+  off_t off = 0;
+  for (;;) {
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError("sha256 of the source", errno);
+    if (n == 0) break;
+    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
+    off += n;
+  }
+  unsigned char md[32];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  return ToHex(std::span<const std::uint8_t>(md, len));
+}
+
+}  // namespace
+
+Salvager::~Salvager() = default;
+
+Result<std::unique_ptr<Salvager>> Salvager::Open(const SalvageOptions& opts) {
+  std::unique_ptr<Salvager> s(new Salvager(opts));
+  Source::Options so;
+  so.path = opts.source;
+  if (opts.badmap_path) {
+    auto bm = BadMap::Load(*opts.badmap_path);
+    if (!bm.ok()) return bm.error();
+    so.badmap = std::move(*bm);
+  }
+  auto src = Source::Open(std::move(so));
+  if (!src.ok()) return src.error();
+  s->src_ = *src;
+  VolumeOptions vo;
+  vo.superblock = opts.superblock;
+  vo.blocksize = opts.blocksize;
+  auto plan = Volume::Plan(s->src_, vo);
+  if (!plan.ok()) return plan.error();
+  s->plan_ = std::move(plan->first);
+  s->info_ = std::move(plan->second);
+  int jobs = opts.jobs > 0 ? opts.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  s->opts_.jobs = jobs;
+  std::vector<Volume> handles;
+  for (int i = 0; i < jobs; ++i) {
+    auto v = Volume::Open(s->src_, s->plan_);
+    if (!v.ok()) return v.error();
+    handles.push_back(std::move(*v));
+  }
+  s->pool_ = std::make_unique<HandlePool>(std::move(handles));
+  if (opts.hash_source) {
+    auto h = Sha256Fd(s->src_->fd());
+    if (h.ok()) s->sha256_before_ = *h;
+  }
+  return s;
+}
+
+Status Salvager::Scan() {
+  if (scanned_) return {};
+  CatalogOptions co;
+  co.spool_path = opts_.spool_path;
+  co.config_path = opts_.config_path;
+  Volume* v = pool_->Acquire();
+  auto cat = BuildCatalog(v->fs(), co);
+  pool_->Release(v);
+  if (!cat.ok()) return cat.error();
+  cat_ = std::move(*cat);
+  group_done_.assign(cat_.group_names.size(), 0);
+  results_.assign(cat_.group_names.size(), GroupResult{});
+  snapshot_.groups_total = cat_.group_names.size();
+  if (!opts_.out_dir.empty()) {
+    auto out = OutputTree::Open(opts_.out_dir, opts_.dry_run);
+    if (!out.ok()) return out.error();
+    out_ = std::move(*out);
+    const std::string prev = opts_.out_dir + "/salvage.json";
+    if (!opts_.dry_run && ::access(prev.c_str(), R_OK) == 0) {
+      auto p = ReadPreviousFiles(prev);
+      if (p.ok()) previous_ = std::move(*p);
+    }
+  } else {
+    auto out = OutputTree::Open("", true);
+    out_ = std::move(*out);
+  }
+  scanned_ = true;
+  return {};
+}
+
+std::vector<std::string> Salvager::Users() const {
+  std::vector<std::string> u(cat_.group_names.begin() + std::min<size_t>(kFirstUserGroup, cat_.group_names.size()),
+                             cat_.group_names.end());
+  std::sort(u.begin(), u.end());
+  return u;
+}
+
+bool Salvager::HasUser(const std::string& user) const {
+  return std::find(cat_.group_names.begin() + std::min<size_t>(kFirstUserGroup, cat_.group_names.size()),
+                   cat_.group_names.end(), user) != cat_.group_names.end();
+}
+
+Status Salvager::ExtractGroupOnce(std::int32_t group, ProgressSink* progress) {
+  if (!scanned_) return Error{Code::kInternal, "salvage: Extract before Scan"};
+  if (group < 0 || static_cast<size_t>(group) >= group_done_.size())
+    return Error{Code::kNotFound, "salvage: no such group"};
+  if (group_done_[group]) return {};
+  ExtractEnv env;
+  env.cat = &cat_;
+  env.out = out_.get();
+  env.pool = pool_.get();
+  env.jobs = opts_.jobs;
+  env.previous = previous_.empty() ? nullptr : &previous_;
+  env.linked = &linked_;
+  env.progress = progress;
+  env.snapshot = &snapshot_;
+  GroupResult res;
+  if (Status s = ExtractGroup(group, env, &res); !s.ok()) return s;
+  results_[group] = std::move(res);
+  group_done_[group] = 1;
+  ++snapshot_.groups_done;
+  if (progress) progress->Update(snapshot_);
+  if (group >= kFirstUserGroup) return WriteManifest();
+  return {};
+}
+
+Status Salvager::ExtractUser(const std::string& user, ProgressSink* progress) {
+  for (size_t g = kFirstUserGroup; g < cat_.group_names.size(); ++g)
+    if (cat_.group_names[g] == user) return ExtractGroupOnce(static_cast<std::int32_t>(g), progress);
+  return Error{Code::kNotFound, "user " + user + ": not found in the salvaged spool"};
+}
+
+Status Salvager::ExtractConfig(ProgressSink* progress) { return ExtractGroupOnce(kGroupConfig, progress); }
+Status Salvager::ExtractRest(ProgressSink* progress) { return ExtractGroupOnce(kGroupRest, progress); }
+
+Manifest Salvager::BuildManifest() const {
+  Manifest m;
+  m.source_path = src_->path();
+  m.source_size = src_->size();
+  m.sha256_before = sha256_before_;
+  m.fs = info_;
+  m.damage = info_.damage;
+  m.damage.insert(m.damage.end(), cat_.damage.begin(), cat_.damage.end());
+  for (const auto& r : src_->Unreadable())
+    m.damage.push_back({"unreadable", "bytes " + std::to_string(r.offset) + "+" + std::to_string(r.length) +
+                                          " of the source could not be read (zero-filled)"});
+  m.spool_path = cat_.spool_path;
+  m.config_path = cat_.config_path;
+  for (size_t g = 0; g < results_.size(); ++g) {
+    const auto& r = results_[g];
+    m.dirs.insert(m.dirs.end(), r.dirs.begin(), r.dirs.end());
+    m.files.insert(m.files.end(), r.files.begin(), r.files.end());
+    m.symlinks.insert(m.symlinks.end(), r.symlinks.begin(), r.symlinks.end());
+    m.damage.insert(m.damage.end(), r.damage.begin(), r.damage.end());
+    if (g >= static_cast<size_t>(kFirstUserGroup)) m.users.push_back({cat_.group_names[g], group_done_[g] != 0});
+  }
+  if (group_done_.size() > static_cast<size_t>(kGroupRest) && group_done_[kGroupRest]) m.lost_found = cat_.lost_found;
+  auto by_path = [](auto& a, auto& b) { return a.path < b.path; };
+  std::sort(m.dirs.begin(), m.dirs.end(), by_path);
+  std::sort(m.files.begin(), m.files.end(), by_path);
+  std::sort(m.symlinks.begin(), m.symlinks.end(), by_path);
+  std::sort(m.lost_found.begin(), m.lost_found.end(), by_path);
+  std::sort(m.users.begin(), m.users.end(), [](auto& a, auto& b) { return a.user < b.user; });
+  return m;
+}
+
+Status Salvager::WriteManifest() {
+  if (opts_.dry_run || opts_.out_dir.empty()) return {};
+  return salvage::WriteManifest(BuildManifest(), opts_.out_dir + "/salvage.json");
+}
+
+bool Salvager::NeedsAttention() const {
+  Manifest m = BuildManifest();
+  auto t = m.ComputeTotals();
+  return t.damaged_files || t.incomplete_dirs || t.lost_found || !m.damage.empty();
+}
+
+Result<std::vector<std::string>> ReadUserList(const std::string& path) {
+  auto data = ReadFile(path, 64ull << 20);
+  if (!data.ok()) return Error{Code::kInvalidArgument, path + ": " + data.error().message};
+  std::vector<std::string> out;
+  std::string line;
+  for (std::uint8_t ch : *data) {
+    if (ch == '\n') {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+      size_t b = line.find_first_not_of(" \t");
+      if (b != std::string::npos && line[b] != '#') out.push_back(line.substr(b));
+      line.clear();
+    } else {
+      line.push_back(static_cast<char>(ch));
+    }
+  }
+  size_t b = line.find_first_not_of(" \t\r");
+  if (b != std::string::npos && line[b] != '#') out.push_back(line.substr(b));
+  return out;
+}
+
+}  // namespace mr::salvage

@@ -1,0 +1,95 @@
+// salvage: the public API of the salvage module — read a damaged ext2/3/4
+// Cyrus spool through libext2fs, strictly read-only, and copy everything
+// readable to DIR/{spool,conf,lost+found} with DIR/salvage.json
+// (docs/contracts.md, "salvage output"). Nothing else in the project includes
+// libext2fs.
+//
+// Use (the CLI and the rescue orchestrator):
+//   auto s = Salvager::Open(opts);          // kCannotOpen -> exit 3
+//   s->Scan();                              // walk + inode scan + discovery + rehome; no data yet
+//   for (user : s->Users()) s->ExtractUser(user, sink);   // in any (priority) order
+//   s->ExtractConfig(sink); s->ExtractRest(sink);         // rest = non-user spool + lost+found
+//   s->WriteManifest();                     // also written after each user
+// Each Extract* finishes its files completely before returning, and records
+// the user as done in the manifest; extracting a group twice is a no-op.
+// Extract* calls must come from one thread at a time; each uses --jobs
+// workers internally, each with its own libext2fs handle. ExtractRest sets
+// the spool's top directories' times last, so call it after the users.
+// A rerun into the same DIR resumes: files already complete per the previous
+// salvage.json (inode, size, SHA1 of the output) are not read again.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "salvage/catalog.h"
+#include "salvage/extract.h"
+#include "salvage/manifest.h"
+#include "salvage/volume.h"
+
+namespace mr::salvage {
+
+struct SalvageOptions {
+  std::string source;                        // block device or image file
+  std::string out_dir;                       // DIR
+  std::optional<std::string> spool_path;     // inside the filesystem
+  std::optional<std::string> config_path;
+  std::optional<std::string> badmap_path;    // GNU ddrescue mapfile
+  std::optional<std::uint64_t> superblock;   // forced, with blocksize
+  std::optional<unsigned> blocksize;
+  int jobs = 0;                              // 0 = number of cores
+  bool dry_run = false;                      // read and report, write nothing
+  bool hash_source = false;                  // record sha256 of the source (slow on big devices)
+};
+
+class Salvager {
+ public:
+  static Result<std::unique_ptr<Salvager>> Open(const SalvageOptions& opts);
+  ~Salvager();
+
+  const FsInfo& info() const { return info_; }
+  Status Scan();
+  const Catalog& catalog() const { return cat_; }
+  std::vector<std::string> Users() const;  // sorted
+  bool HasUser(const std::string& user) const;
+
+  Status ExtractUser(const std::string& user, ProgressSink* progress = nullptr);
+  Status ExtractConfig(ProgressSink* progress = nullptr);
+  Status ExtractRest(ProgressSink* progress = nullptr);
+  // Sorted, deterministic manifest of what has been extracted so far.
+  Manifest BuildManifest() const;
+  Status WriteManifest();  // DIR/salvage.json; no-op in dry-run
+  // True when anything needs an operator: damaged files, incomplete dirs,
+  // lost+found entries, or filesystem damage.
+  bool NeedsAttention() const;
+
+ private:
+  explicit Salvager(SalvageOptions o) : opts_(std::move(o)) {}
+  Status ExtractGroupOnce(std::int32_t group, ProgressSink* progress);
+
+  SalvageOptions opts_;
+  std::shared_ptr<Source> src_;
+  OpenPlan plan_;
+  FsInfo info_;
+  std::unique_ptr<HandlePool> pool_;
+  std::unique_ptr<OutputTree> out_;
+  Catalog cat_;
+  bool scanned_ = false;
+  std::map<std::string, PreviousFile> previous_;
+  std::unordered_map<std::uint32_t, FileRecord> linked_;
+  std::vector<char> group_done_;
+  std::vector<GroupResult> results_;  // per group
+  ProgressSnapshot snapshot_;
+  std::string sha256_before_;
+};
+
+// Reads a --users / --priority file: one user a line; blank lines and
+// "#" comments ignored.
+Result<std::vector<std::string>> ReadUserList(const std::string& path);
+
+}  // namespace mr::salvage
