@@ -408,8 +408,14 @@ Result<KvPairs> ReadTwoskip(std::span<const std::uint8_t> file,
   std::uint64_t end = h.current_size;
   if (!h.ok) {
     end = LastCommitEnd(file);
-    problems->push_back("twoskip: taking the end of the last commit record (" + Hex(end) +
-                        ") as the committed size");
+    if (end) {
+      problems->push_back("twoskip: taking the end of the last commit record (" + Hex(end) +
+                          ") as the committed size");
+    } else {
+      // Nothing says what was committed; a rescue keeps every intact record.
+      end = file.size();
+      problems->push_back("twoskip: no intact commit record either; keeping every intact record");
+    }
   }
   auto walked = Walk(file, end, problems);
   std::map<std::string, std::string> kv;

@@ -13,10 +13,12 @@
 // Contract:
 // - ReadTwoskip never crashes, hangs or allocates from an unchecked length. It walks the
 //   level-0 chain from the dummy record up to the committed size (current_size, or the end
-//   of the last intact commit record when the header is unusable); if the chain is damaged
+//   of the last intact commit record when the header is unusable, or the whole file when
+//   neither survives); if the chain is damaged
 //   (bad CRC, pointer out of range, cycle) it notes a problem and instead scans the file
 //   linearly for records whose CRCs check, keeping committed ones, the newest version of
-//   each key, and dropping records no live record links to any more after a later delete. Records whose value CRC fails are dropped
+//   each key, and dropping records no live record links to any more after a later
+//   delete. Records whose value CRC fails are dropped
 //   with a problem. Returns pairs sorted by raw byte order (memcmp, shorter first).
 //   Error only when the input is too short to hold a header.
 // - WriteTwoskip produces one committed transaction, like a Cyrus checkpoint (repack):

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <random>
 
 #include "common/fsutil.h"
 
@@ -180,6 +182,57 @@ TEST_F(MboxDbFile, RejectsDuplicatesAndReportsUnreadableFiles) {
   auto g = ReadMailboxesDb((dir_ / "g.db").string());
   ASSERT_FALSE(g.ok());
   EXPECT_NE(g.error().message.find("g.db"), std::string::npos);
+}
+
+TEST_F(MboxDbFile, TruncatedTwoskipYieldsTheIntactEntriesWithProblems) {
+  std::vector<MboxEntry> entries;
+  for (int i = 0; i < 40; ++i) {
+    MboxEntry e = Sample()[0];
+    e.name = "user.u" + std::to_string(100 + i);
+    e.uniqueid = "id" + std::to_string(100 + i);
+    entries.push_back(e);
+  }
+  std::string path = (dir_ / "mailboxes.db").string();
+  ASSERT_TRUE(WriteMailboxesDb(path, entries, DbFormat::kTwoskip).ok());
+  auto bytes = ReadFile(path);
+  ASSERT_TRUE(bytes.ok());
+  for (std::size_t cut : {bytes->size() * 3 / 5, bytes->size() - 30, std::size_t{500}}) {
+    std::string part(bytes->begin(), bytes->begin() + static_cast<long>(cut));
+    ASSERT_TRUE(WriteFileAtomic(path + ".cut", part).ok());
+    std::vector<std::string> problems;
+    auto got = ReadMailboxesDb(path + ".cut", &problems);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_FALSE(problems.empty());
+    for (const MboxEntry& e : *got) {
+      auto it = std::find_if(entries.begin(), entries.end(),
+                             [&](const MboxEntry& x) { return x.name == e.name; });
+      ASSERT_NE(it, entries.end()) << e.name;
+      EXPECT_EQ(e.uniqueid, it->uniqueid);
+      EXPECT_EQ(e.acl, it->acl);
+    }
+    if (cut == bytes->size() - 30) {
+      EXPECT_EQ(got->size(), entries.size());  // only the commit record is lost
+    }
+  }
+}
+
+TEST(MboxDb, GarbageRecordsNeverCrashTheJoin) {
+  std::mt19937 rng(99);
+  const char alphabet[] = "NI%()TPAHVCFM {}+\r\n\"\x1f" "0123ed";
+  for (int i = 0; i < 3000; ++i) {
+    KvPairs recs;
+    for (int r = 0; r < 4; ++r) {
+      std::string k(1, "NIAZ"[rng() % 4]), v = "%(";
+      for (int j = static_cast<int>(rng() % 30); j > 0; --j) {
+        k.push_back(alphabet[rng() % (sizeof alphabet - 1)]);
+        v.push_back(alphabet[rng() % (sizeof alphabet - 1)]);
+      }
+      recs.emplace_back(k, v);
+    }
+    std::vector<std::string> problems;
+    auto got = EntriesFromRecords(recs, &problems);
+    EXPECT_LE(got.size(), recs.size());
+  }
 }
 
 }  // namespace
