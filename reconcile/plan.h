@@ -21,21 +21,11 @@
 #include "common/sha1.h"
 #include "reconcile/cyrus/header.h"
 #include "reconcile/cyrus/index.h"
+#include "reconcile/cyrus/mboxdb.h"
 #include "reconcile/inventory.h"
 #include "reconcile/reasons.h"
 
 namespace mr::reconcile {
-
-// What one side's mailboxes.db says about a folder (subset of an N record).
-struct DbInfo {
-  std::string partition = "default";
-  std::string mbtype = "e";   // type letter(s) + flags as Cyrus prints them, e.g. "e", "el"
-  std::uint32_t uidvalidity = 0;
-  std::uint64_t createdmodseq = 0;
-  std::uint64_t foldermodseq = 0;
-  std::int64_t mtime = 0;
-  std::vector<std::pair<std::string, std::string>> acl;
-};
 
 // One side's view of one folder before its inventory is taken.
 struct FolderRef {
@@ -45,7 +35,7 @@ struct FolderRef {
   std::string rel_dir;    // where its files are or would be, relative to the spool
   bool legacy = false;    // legacy (name-based) directory layout
   bool in_db = false;
-  std::optional<DbInfo> db;
+  std::optional<cyrus::MboxEntry> db;  // that side's mailboxes.db entry
   bool header_found = false;  // a parsable cyrus.header was found at rel_dir
   bool dir_exists = false;
   bool dir_complete = true;   // salvage listed the directory (and its parents) in full
@@ -75,13 +65,14 @@ struct UserPlan {
   std::vector<FolderPairing> folders;  // by output name
 };
 
-enum class CacheSource : std::uint8_t { kSalvaged = 0, kBackup = 1, kBuild = 2 };
+// kNone: no valid cache record on either side; written uncached.
+enum class CacheSource : std::uint8_t { kSalvaged = 0, kBackup = 1, kNone = 2 };
 
 struct MessageAction {
   cyrus::IndexRecord record;   // final; cache_offset/cache_crc filled by the applier
   Side file_side = Side::kSalvaged;
   std::uint32_t file_uid = 0;  // source file <file_uid>. on file_side
-  CacheSource cache_from = CacheSource::kBuild;
+  CacheSource cache_from = CacheSource::kNone;
   std::uint64_t cache_src_offset = 0;  // in that side's cyrus.cache
   std::uint32_t cache_len = 0;
   Reason reason = Reason::kSameMessage;
@@ -135,7 +126,7 @@ struct FolderPlan {
   std::vector<RenumberedMessage> renumbered;
   std::vector<NotMergedMessage> not_merged;
   std::optional<Side> annotations_from;  // cyrus.annotations copied from
-  DbInfo db;
+  cyrus::MboxEntry db;  // the output mailboxes.db entry
   FolderCounts counts;
   // Source folders (for the applier): rel_dir of each side, "" when absent.
   std::string s_rel_dir;

@@ -296,8 +296,11 @@ void FolderPlanner::BuildHeader() {
   }
   plan_.s_rel_dir = s_ && s_->dir_exists ? s_->rel_dir : "";
   plan_.b_rel_dir = b_ && b_->dir_exists ? b_->rel_dir : "";
-  const DbInfo* db = sref && sref->db && !restore_ ? &*sref->db : bref && bref->db ? &*bref->db : nullptr;
+  const cyrus::MboxEntry* db = sref && sref->db && !restore_ ? &*sref->db : bref && bref->db ? &*bref->db : nullptr;
   if (db) plan_.db = *db;
+  plan_.db.name = plan_.name;
+  plan_.db.uniqueid = plan_.uniqueid;
+  plan_.db.history.clear();
   plan_.db.uidvalidity = plan_.uidvalidity;
   plan_.db.acl = plan_.header.acl;
   // The layout flag must say where the directory really is.
@@ -404,7 +407,7 @@ void FolderPlanner::PlanOrphanFiles() {
     a.record = r;
     a.file_side = Side::kSalvaged;
     a.file_uid = f.uid;
-    a.cache_from = CacheSource::kBuild;
+    a.cache_from = CacheSource::kNone;
     if (used_.count(f.uid)) {
       a.reason = Reason::kOrphanFileRenumbered;
       pending_.push_back({std::move(a), f.uid, Side::kSalvaged});

@@ -1,0 +1,304 @@
+#include "reconcile/discovery.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include "common/cyrus_layout.h"
+#include "reconcile/cyrus/header.h"
+#include "reconcile/cyrus/imapd_conf.h"
+
+namespace mr::reconcile {
+namespace {
+
+bool Exists(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+bool Has(const std::string& s, char c) { return s.find(c) != std::string::npos; }
+
+// Folders reconcile treats as mail folders: live, not intermediate, local.
+bool LiveFolder(const cyrus::MboxEntry& e) {
+  return !Has(e.mbtype, 'd') && !Has(e.mbtype, 'i') && !Has(e.mbtype, 'r');
+}
+
+std::string Parent(const std::string& rel) {
+  auto s = rel.rfind('/');
+  return s == std::string::npos ? "" : rel.substr(0, s);
+}
+
+bool IsDeletedName(const std::string& name) {
+  auto bang = name.find('!');
+  std::string_view n = name;
+  if (bang != std::string::npos) n.remove_prefix(bang + 1);
+  return n.rfind("DELETED.", 0) == 0;
+}
+
+std::string ManifestPath(const std::string& rel) { return rel.empty() ? "spool" : "spool/" + rel; }
+
+}  // namespace
+
+std::vector<std::string> FindFolderDirs(const std::string& spool) {
+  std::vector<std::string> out;
+  std::function<void(const std::string&, int)> walk = [&](const std::string& rel, int depth) {
+    if (depth > 64) return;
+    std::string abs = rel.empty() ? spool : spool + "/" + rel;
+    DIR* d = ::opendir(abs.c_str());
+    if (!d) return;
+    std::vector<std::string> subdirs;
+    bool folder = false;
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n == "." || n == "..") continue;
+      if (n == "cyrus.header" || n == "cyrus.index") folder = true;
+      if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) {
+        struct stat st {};
+        if (::lstat((abs + "/" + n).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        if (n.size() > 6 && n.compare(n.size() - 6, 6, ".mrtmp") == 0) continue;
+        if (depth == 0 && (n == "lost+found" || n == "stage." || n == "sync.")) continue;
+        subdirs.push_back(n);
+      }
+    }
+    ::closedir(d);
+    if (folder) out.push_back(rel);
+    std::sort(subdirs.begin(), subdirs.end());
+    for (const auto& s : subdirs) walk(rel.empty() ? s : rel + "/" + s, depth + 1);
+  };
+  walk("", 0);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string StoreView::b_conf() const {
+  auto s = paths_.backup_db.rfind('/');
+  return s == std::string::npos ? "." : paths_.backup_db.substr(0, s);
+}
+
+Result<StoreView> StoreView::Open(const StorePaths& paths) {
+  StoreView v;
+  v.paths_ = paths;
+  auto man = ReadSalvageManifest(paths.salvaged_dir + "/salvage.json");
+  if (!man) return Error{Code::kInvalidArgument, "--salvaged: " + man.error().message};
+  v.manifest_ = std::move(man.value());
+  if (!paths.backup_conf.empty()) {
+    auto conf = cyrus::ReadImapdConf(paths.backup_conf);
+    if (!conf) return Error{Code::kInvalidArgument, "--backup-conf: " + conf.error().message};
+    v.b_hash_ = conf->hashimapspool;
+  }
+  auto bdb = cyrus::ReadMailboxesDb(paths.backup_db);
+  if (!bdb) return Error{Code::kInvalidArgument, "--backup-db: " + bdb.error().message};
+  for (auto& e : *bdb) {
+    std::string u = UserOf(e.name);
+    if (u.empty()) {
+      if (!Has(e.mbtype, 'd') && !IsDeletedName(e.name)) v.shared_.push_back(e.name);
+      continue;
+    }
+    v.b_db_[u].push_back(std::move(e));
+  }
+  std::string sdb_path = paths.salvaged_dir + "/conf/mailboxes.db";
+  std::map<std::string, const cyrus::MboxEntry*> s_by_id;
+  auto sdb = cyrus::ReadMailboxesDb(sdb_path, &v.s_db_problems_);
+  if (sdb) {
+    v.s_db_ok_ = v.s_db_problems_.empty();
+    for (auto& e : *sdb) {
+      std::string u = UserOf(e.name);
+      if (u.empty()) continue;
+      v.s_db_[u].push_back(std::move(e));
+    }
+    for (auto& [u, list] : v.s_db_)
+      for (auto& e : list)
+        if (!e.uniqueid.empty() && LiveFolder(e)) s_by_id[e.uniqueid] = &e;
+  } else {
+    v.s_db_problems_.push_back(sdb.error().message);
+  }
+  // Names the salvaged db gives each uniqueid (live or not), to spot folders
+  // whose header still carries the old name after a delayed delete.
+  std::map<std::string, std::string> s_name_by_id;
+  std::set<std::pair<std::string, std::string>> s_tombstones;  // (name, uniqueid)
+  if (sdb)
+    for (const auto& e : *sdb) {
+      if (e.uniqueid.empty()) continue;
+      if (Has(e.mbtype, 'd')) s_tombstones.insert({e.name, e.uniqueid});
+      else s_name_by_id[e.uniqueid] = e.name;
+    }
+  for (const std::string& rel : FindFolderDirs(v.s_spool())) {
+    if (IsDeletedName(rel) || rel.find("/DELETED/") != std::string::npos || rel.rfind("DELETED/", 0) == 0) continue;
+    ScannedFolder sf;
+    sf.rel_dir = rel;
+    sf.legacy = rel.rfind("uuid/", 0) != 0;
+    auto h = cyrus::ReadHeaderFile(v.s_spool() + "/" + rel + "/cyrus.header");
+    if (h) {
+      sf.header_ok = true;
+      sf.name = h->name;
+      sf.uniqueid = h->uniqueid;
+    } else if (!sf.legacy) {
+      if (auto id = UniqueidFromUuidRelDir(rel)) sf.uniqueid = *id;
+      if (auto it = s_by_id.find(sf.uniqueid); it != s_by_id.end()) sf.name = it->second->name;
+    } else {
+      if (auto n = MailboxFromLegacyRelDir(rel, true)) sf.name = *n;
+      else if (auto n2 = MailboxFromLegacyRelDir(rel, false)) sf.name = *n2;
+    }
+    if (!sf.uniqueid.empty()) {
+      auto it = s_name_by_id.find(sf.uniqueid);
+      if (it != s_name_by_id.end() && IsDeletedName(it->second)) continue;  // pending delayed delete
+      if (s_tombstones.count({sf.name, sf.uniqueid}) && it == s_name_by_id.end()) continue;
+    }
+    std::string u = UserOf(sf.name);
+    if (u.empty()) continue;  // shared, or unnameable: not a user folder
+    v.s_scan_[u].push_back(std::move(sf));
+  }
+  return v;
+}
+
+std::vector<std::string> StoreView::Users() const {
+  std::set<std::string> all;
+  for (const auto& [u, l] : s_db_)
+    for (const auto& e : l)
+      if (LiveFolder(e)) all.insert(u);
+  for (const auto& [u, l] : s_scan_) all.insert(u);
+  for (const auto& [u, l] : b_db_)
+    for (const auto& e : l)
+      if (LiveFolder(e)) all.insert(u);
+  return {all.begin(), all.end()};
+}
+
+std::vector<std::string> StoreView::SharedMailboxes() const { return shared_; }
+
+std::string StoreView::BackupRelDir(const cyrus::MboxEntry& e) const {
+  if (!Has(e.mbtype, 'l')) return MailboxRelDir(e.name, e.uniqueid, CyrusLayout::kUuid, false);
+  if (b_hash_) return MailboxRelDir(e.name, e.uniqueid, CyrusLayout::kLegacy, *b_hash_);
+  std::string hashed = MailboxRelDir(e.name, e.uniqueid, CyrusLayout::kLegacy, true);
+  if (Exists(paths_.backup_spool + "/" + hashed)) return hashed;
+  std::string flat = MailboxRelDir(e.name, e.uniqueid, CyrusLayout::kLegacy, false);
+  return Exists(paths_.backup_spool + "/" + flat) ? flat : hashed;
+}
+
+UserSide StoreView::BackupSide(const std::string& user) const {
+  UserSide side;
+  auto it = b_db_.find(user);
+  if (it == b_db_.end()) return side;
+  for (const auto& e : it->second) {
+    if (!LiveFolder(e)) continue;
+    FolderRef r;
+    r.name = e.name;
+    r.uniqueid = e.uniqueid;
+    r.uidvalidity = e.uidvalidity;
+    r.rel_dir = BackupRelDir(e);
+    r.legacy = Has(e.mbtype, 'l');
+    r.in_db = true;
+    r.db = e;
+    std::string abs = paths_.backup_spool + "/" + r.rel_dir;
+    r.dir_exists = Exists(abs);
+    r.header_found = Exists(abs + "/cyrus.header");
+    side.folders.push_back(std::move(r));
+  }
+  side.present = !side.folders.empty();
+  side.tree_readable = true;
+  return side;
+}
+
+UserSide StoreView::SalvagedSide(const std::string& user, const UserSide& b) const {
+  UserSide side;
+  std::vector<FolderRef> refs;
+  if (auto it = s_db_.find(user); it != s_db_.end()) {
+    for (const auto& e : it->second) {
+      if (Has(e.mbtype, 'd')) {
+        side.tombstones.push_back(e.name);
+        continue;
+      }
+      if (!LiveFolder(e)) continue;
+      FolderRef r;
+      r.name = e.name;
+      r.uniqueid = e.uniqueid;
+      r.uidvalidity = e.uidvalidity;
+      r.legacy = Has(e.mbtype, 'l');
+      r.in_db = true;
+      r.db = e;
+      refs.push_back(std::move(r));
+    }
+  }
+  std::vector<bool> scanned(refs.size(), false);
+  if (auto it = s_scan_.find(user); it != s_scan_.end()) {
+    for (const auto& sf : it->second) {
+      FolderRef* match = nullptr;
+      for (std::size_t i = 0; i < refs.size() && !match; ++i)
+        if (!scanned[i] && ((!sf.uniqueid.empty() && refs[i].uniqueid == sf.uniqueid) ||
+                            (sf.uniqueid.empty() && refs[i].name == sf.name))) {
+          match = &refs[i];
+          scanned[i] = true;
+        }
+      if (!match) {
+        refs.push_back(FolderRef{});
+        scanned.push_back(true);
+        match = &refs.back();
+        match->name = sf.name;
+        match->uniqueid = sf.uniqueid;
+      }
+      if (sf.header_ok) match->name = sf.name;
+      match->rel_dir = sf.rel_dir;
+      match->legacy = sf.legacy;
+      match->header_found = sf.header_ok;
+      match->dir_exists = true;
+    }
+  }
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    if (scanned[i]) continue;
+    FolderRef& r = refs[i];
+    r.rel_dir = MailboxRelDir(r.name, r.uniqueid, r.legacy ? CyrusLayout::kLegacy : CyrusLayout::kUuid,
+                              b_hash_.value_or(true));
+    r.dir_exists = Exists(s_spool() + "/" + r.rel_dir);
+  }
+  // A backup folder whose directory exists in S without header or index
+  // (damaged metadata): S still has the folder.
+  for (const auto& bf : b.folders) {
+    bool known = std::any_of(refs.begin(), refs.end(), [&](const FolderRef& r) {
+      return (!bf.uniqueid.empty() && r.uniqueid == bf.uniqueid) || r.name == bf.name || r.rel_dir == bf.rel_dir;
+    });
+    if (known || !Exists(s_spool() + "/" + bf.rel_dir)) continue;
+    // A readable header there names another mailbox (e.g. DELETED.user...),
+    // and a tombstone says the folder was deleted: not this folder.
+    if (cyrus::ReadHeaderFile(s_spool() + "/" + bf.rel_dir + "/cyrus.header")) continue;
+    if (std::find(side.tombstones.begin(), side.tombstones.end(), bf.name) != side.tombstones.end()) continue;
+    FolderRef r;
+    r.name = bf.name;
+    r.uniqueid = bf.uniqueid;
+    r.rel_dir = bf.rel_dir;
+    r.legacy = bf.legacy;
+    r.dir_exists = true;
+    refs.push_back(std::move(r));
+  }
+  bool readable = s_db_ok_ && manifest_.UserDone(user);
+  for (auto& r : refs) {
+    r.dir_complete = manifest_.DirComplete(ManifestPath(r.rel_dir));
+    if (!r.dir_complete) readable = false;
+  }
+  for (const auto& bf : b.folders)
+    if (!manifest_.DirComplete(ManifestPath(Parent(bf.rel_dir)))) readable = false;
+  side.folders = std::move(refs);
+  side.present = !side.folders.empty() || !side.tombstones.empty();
+  side.tree_readable = readable;
+  return side;
+}
+
+std::pair<UserSide, UserSide> StoreView::SidesFor(const std::string& user) const {
+  UserSide b = BackupSide(user);
+  UserSide s = SalvagedSide(user, b);
+  return {std::move(s), std::move(b)};
+}
+
+std::vector<cyrus::MboxEntry> StoreView::Intermediates(const std::string& user) const {
+  std::vector<cyrus::MboxEntry> out;
+  const std::vector<cyrus::MboxEntry>* list = nullptr;
+  if (auto it = s_db_.find(user); it != s_db_.end() && !it->second.empty()) list = &it->second;
+  else if (auto jt = b_db_.find(user); jt != b_db_.end()) list = &jt->second;
+  if (!list) return out;
+  for (const auto& e : *list)
+    if (Has(e.mbtype, 'i') && !Has(e.mbtype, 'd')) out.push_back(e);
+  return out;
+}
+
+}  // namespace mr::reconcile

@@ -1,0 +1,334 @@
+#include "reconcile/reconcile.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <tbb/global_control.h>
+#include <tbb/info.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_group.h>
+
+#include "common/cyrus_layout.h"
+#include "common/fsutil.h"
+#include "reconcile/inventory.h"
+#include "reconcile/planner.h"
+#include "reconcile/userfiles.h"
+
+namespace mr::reconcile {
+namespace {
+
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto b = line.find_first_not_of(" \t\r");
+    auto e = line.find_last_not_of(" \t\r");
+    if (b == std::string::npos || line[b] == '#') continue;
+    out.push_back(line.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+Severity Worse(Severity a, Severity b) { return static_cast<int>(a) > static_cast<int>(b) ? a : b; }
+
+std::vector<std::string> InventoryProblems(const FolderInventory& inv) {
+  std::vector<std::string> out;
+  std::string side = SideName(inv.side);
+  if (!inv.dir_exists) {
+    out.push_back(side + ": folder directory missing");
+    return out;
+  }
+  if (!inv.dir_complete) out.push_back(side + ": directory listing incomplete (salvage)");
+  if (!inv.header) out.push_back(side + ": " + inv.header_error);
+  if (!inv.index) out.push_back(side + ": " + inv.index_error);
+  for (const auto& p : inv.problems) out.push_back(side + ": cyrus.index record " + std::to_string(p.record_no) + ": " + p.what);
+  if (!inv.cache_error.empty() && !inv.records.empty()) out.push_back(side + ": " + inv.cache_error);
+  std::size_t damaged = 0;
+  for (const auto& f : inv.files) damaged += f.damaged;
+  if (damaged) out.push_back(side + ": " + std::to_string(damaged) + " damaged message files");
+  return out;
+}
+
+// Owner of the backup's mail files: the first folder header found, else the spool root.
+void BackupOwner(const StoreView& view, ApplyOptions& a) {
+  if (::geteuid() != 0) return;
+  struct stat st {};
+  if (::stat(view.paths().backup_spool.c_str(), &st) != 0) return;
+  a.set_owner = true;
+  a.owner = st.st_uid;
+  a.group = st.st_gid;
+  for (const auto& u : view.Users()) {
+    auto sides = view.SidesFor(u);
+    for (const auto& f : sides.second.folders) {
+      if (::stat((view.paths().backup_spool + "/" + f.rel_dir + "/cyrus.header").c_str(), &st) == 0) {
+        a.owner = st.st_uid;
+        a.group = st.st_gid;
+        return;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int RunOutcome::ExitCode() const {
+  if (!errors.empty()) return 1;
+  for (const auto& u : users)
+    if (u.status != Severity::kInfo || !u.done || !u.errors.empty()) return 1;
+  return 0;
+}
+
+Result<Reconciler> Reconciler::Open(const ReconcileOptions& opts) {
+  if (opts.paths.salvaged_dir.empty()) return Error{Code::kInvalidArgument, "--salvaged: required"};
+  if (opts.paths.backup_spool.empty()) return Error{Code::kInvalidArgument, "--backup-spool: required"};
+  if (opts.paths.backup_db.empty()) return Error{Code::kInvalidArgument, "--backup-db: required"};
+  struct stat st {};
+  if (::stat((opts.paths.salvaged_dir + "/spool").c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Error{Code::kInvalidArgument, "--salvaged: " + opts.paths.salvaged_dir + "/spool is not a directory"};
+  if (::stat(opts.paths.backup_spool.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Error{Code::kInvalidArgument, "--backup-spool: " + opts.paths.backup_spool + " is not a directory"};
+  Reconciler r;
+  r.opts_ = opts;
+  if (r.opts_.in_place) {
+    if (!r.opts_.out_spool.empty() && r.opts_.out_spool != r.opts_.paths.backup_spool)
+      return Error{Code::kInvalidArgument, "--in-place: --out-spool must be the backup spool (or omitted)"};
+    r.opts_.out_spool = r.opts_.paths.backup_spool;
+    if (r.opts_.out_db.empty()) r.opts_.out_db = r.opts_.paths.backup_db;
+  }
+  if (!r.opts_.dry_run) {
+    if (r.opts_.out_spool.empty()) return Error{Code::kInvalidArgument, "--out-spool: required"};
+    if (r.opts_.out_db.empty()) return Error{Code::kInvalidArgument, "--out-db: required"};
+    if (!r.opts_.in_place && r.opts_.out_spool == r.opts_.paths.backup_spool)
+      return Error{Code::kInvalidArgument, "--out-spool: is the backup spool; use --in-place to write onto it"};
+  }
+  auto v = StoreView::Open(r.opts_.paths);
+  if (!v) return v.error();
+  r.view_ = std::move(v.value());
+  r.apply_.s_spool = r.view_.s_spool();
+  r.apply_.b_spool = r.opts_.paths.backup_spool;
+  r.apply_.out_spool = r.opts_.out_spool;
+  r.apply_.in_place = r.opts_.in_place;
+  r.apply_.fsync = r.opts_.fsync;
+  BackupOwner(r.view_, r.apply_);
+  return r;
+}
+
+std::vector<std::string> Reconciler::Users() const {
+  std::vector<std::string> all = view_.Users();
+  if (!opts_.users.empty()) {
+    std::set<std::string> want(opts_.users.begin(), opts_.users.end());
+    std::vector<std::string> keep;
+    for (auto& u : all)
+      if (want.count(u)) keep.push_back(u);
+    all = std::move(keep);
+  }
+  if (opts_.priority_file.empty()) return all;
+  std::vector<std::string> out;
+  std::set<std::string> in(all.begin(), all.end()), placed;
+  for (const auto& u : ReadLines(opts_.priority_file))
+    if (in.count(u) && placed.insert(u).second) out.push_back(u);
+  for (const auto& u : all)
+    if (!placed.count(u)) out.push_back(u);
+  return out;
+}
+
+Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_run) const {
+  UserOutcome out;
+  out.user = user;
+  auto [s, b] = view_.SidesFor(user);
+  UserPlan up = PlanUser(user, s, b);
+  out.reason = up.reason;
+  out.status = Info(up.reason).severity;
+  InventoryOptions sopt;
+  sopt.hash_files = true;
+  sopt.manifest = &view_.manifest();
+  sopt.manifest_prefix = "spool";
+  InventoryOptions bopt;
+  bopt.hash_files = false;
+  bool all_ok = true;
+  std::string s_inbox_id, b_inbox_id, out_inbox_id;
+  bool out_inbox_legacy = false;
+  std::set<std::string> emitted_names, emitted_dirs;
+  for (const FolderPairing& p : up.folders) {
+    FolderOutcome fo;
+    fo.reason = p.reason;
+    fo.emitted = p.emit;
+    std::optional<FolderInventory> si, bi;
+    if (p.emit) {
+      if (p.s) si = InventoryFolder(Side::kSalvaged, view_.s_spool(), p.s->rel_dir, p.s->name, sopt);
+      if (p.b) bi = InventoryFolder(Side::kBackup, opts_.paths.backup_spool, p.b->rel_dir, p.b->name, bopt);
+    }
+    FolderPlan plan = PlanFolder(p, si ? &*si : nullptr, bi ? &*bi : nullptr);
+    fo.name = plan.name;
+    fo.folder = FolderOf(plan.name);
+    fo.uniqueid = plan.uniqueid;
+    fo.uidvalidity = plan.uidvalidity;
+    fo.reason = plan.reason;
+    if (si) for (auto& pr : InventoryProblems(*si)) fo.problems.push_back(std::move(pr));
+    if (bi) for (auto& pr : InventoryProblems(*bi)) fo.problems.push_back(std::move(pr));
+    fo.counts = plan.counts;
+    fo.renumbered = plan.renumbered;
+    fo.unrecoverable = plan.unrecoverable;
+    fo.not_merged = plan.not_merged;
+    out.status = Worse(out.status, Info(plan.reason).severity);
+    if (!plan.unrecoverable.empty()) out.status = Worse(out.status, Severity::kLost);
+    if (!plan.not_merged.empty()) out.status = Worse(out.status, Severity::kAttention);
+    if (fo.folder == "INBOX") {
+      if (p.s) s_inbox_id = p.s->uniqueid;
+      if (p.b) b_inbox_id = p.b->uniqueid;
+      if (plan.emit) {
+        out_inbox_id = plan.uniqueid;
+        out_inbox_legacy = plan.legacy;
+      }
+    }
+    if (plan.emit && (emitted_names.count(plan.name) || emitted_dirs.count(plan.rel_dir))) {
+      // Two salvaged directories claim one name (or one directory): never
+      // write both into one place; the operator decides.
+      fo.error = "another folder of this user already has this name or directory; not written";
+      out.errors.push_back(plan.name + " (" + plan.uniqueid + "): " + fo.error);
+      out.status = Worse(out.status, Severity::kAttention);
+      fo.emitted = false;
+      out.folders.push_back(std::move(fo));
+      continue;
+    }
+    if (plan.emit) {
+      emitted_names.insert(plan.name);
+      emitted_dirs.insert(plan.rel_dir);
+      if (!dry_run) {
+        auto st = ApplyFolder(plan, apply_);
+        if (!st) {
+          fo.error = st.error().message;
+          out.errors.push_back(plan.name + ": " + fo.error);
+          out.status = Worse(out.status, Severity::kAttention);
+          all_ok = false;
+        } else {
+          fo.apply = *st;
+        }
+      }
+      out.entries.push_back(plan.db);
+    }
+    out.folders.push_back(std::move(fo));
+  }
+  for (auto& e : view_.Intermediates(user)) {
+    bool clash = std::any_of(out.entries.begin(), out.entries.end(), [&](const auto& x) { return x.name == e.name; });
+    if (!clash) out.entries.push_back(e);
+  }
+  std::sort(out.entries.begin(), out.entries.end(),
+            [](const cyrus::MboxEntry& a, const cyrus::MboxEntry& b) { return a.name < b.name; });
+  if (!dry_run && all_ok && !out_inbox_id.empty()) {
+    UserFilesRequest req;
+    req.user = user;
+    req.s_conf = view_.s_conf();
+    req.b_conf = view_.b_conf();
+    req.out_conf = opts_.out_db.substr(0, opts_.out_db.rfind('/') == std::string::npos ? 0 : opts_.out_db.rfind('/'));
+    req.s_inbox_uniqueid = s_inbox_id;
+    req.b_inbox_uniqueid = b_inbox_id;
+    req.out_inbox_uniqueid = out_inbox_id;
+    req.out_legacy = out_inbox_legacy;
+    req.s_readable = s.present;
+    req.set_owner = apply_.set_owner;
+    req.owner = apply_.owner;
+    req.group = apply_.group;
+    if (Status st = CopyUserFiles(req); !st.ok()) {
+      out.errors.push_back(user + ": " + st.message());
+      out.status = Worse(out.status, Severity::kAttention);
+      all_ok = false;
+    }
+  }
+  out.done = all_ok;
+  return out;
+}
+
+Status WriteOutputDb(const ReconcileOptions& opts, const std::vector<UserOutcome>& outcomes) {
+  std::set<std::string> users;
+  for (const auto& u : outcomes) users.insert(u.user);
+  std::map<std::string, cyrus::MboxEntry> by_name;
+  struct stat st {};
+  if (::stat(opts.out_db.c_str(), &st) == 0) {
+    auto existing = cyrus::ReadMailboxesDb(opts.out_db);
+    if (!existing) return Error{Code::kIoError, "--out-db: " + existing.error().message};
+    for (auto& e : *existing) {
+      std::string u = UserOf(e.name);
+      if (!u.empty() && users.count(u)) continue;  // replaced by this run
+      by_name[e.name] = std::move(e);
+    }
+  }
+  for (const auto& u : outcomes)
+    for (const auto& e : u.entries) by_name[e.name] = e;
+  std::vector<cyrus::MboxEntry> entries;
+  entries.reserve(by_name.size());
+  for (auto& [n, e] : by_name) entries.push_back(std::move(e));
+  auto slash = opts.out_db.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    if (Status s = MakeDirs(opts.out_db.substr(0, slash)); !s.ok()) return s;
+  }
+  return cyrus::WriteMailboxesDb(opts.out_db, std::move(entries), opts.db_format);
+}
+
+Result<RunOutcome> ReconcileAll(const ReconcileOptions& opts) {
+  auto rec = Reconciler::Open(opts);
+  if (!rec) return rec.error();
+  const Reconciler& r = *rec;
+  RunOutcome run;
+  run.shared_skipped = r.view().SharedMailboxes();
+  std::vector<std::string> base = r.Users();
+  // Work queue in priority order; the priority file is re-read whenever a
+  // worker takes the next user, so appended lines promote users at once.
+  std::mutex mu;
+  std::set<std::string> taken;
+  std::size_t next_base = 0;
+  std::set<std::string> wanted(base.begin(), base.end());
+  auto next_user = [&]() -> std::optional<std::string> {
+    std::lock_guard<std::mutex> lk(mu);
+    if (!opts.priority_file.empty())
+      for (const auto& u : ReadLines(opts.priority_file))
+        if (wanted.count(u) && taken.insert(u).second) return u;
+    while (next_base < base.size()) {
+      const std::string& u = base[next_base++];
+      if (taken.insert(u).second) return u;
+    }
+    return std::nullopt;
+  };
+  std::vector<UserOutcome> outcomes;
+  std::vector<std::string> errors;
+  std::mutex out_mu;
+  int jobs = opts.jobs > 0 ? opts.jobs : static_cast<int>(tbb::info::default_concurrency());
+  tbb::task_arena arena(jobs);
+  arena.execute([&] {
+    tbb::task_group tg;
+    for (int w = 0; w < jobs; ++w) {
+      tg.run([&] {
+        while (auto u = next_user()) {
+          auto o = r.ReconcileUser(*u, opts.dry_run);
+          std::lock_guard<std::mutex> lk(out_mu);
+          if (!o) {
+            errors.push_back(*u + ": " + o.error().message);
+            continue;
+          }
+          if (opts.on_user_done) opts.on_user_done(*o);
+          outcomes.push_back(std::move(o.value()));
+        }
+      });
+    }
+    tg.wait();
+  });
+  std::sort(outcomes.begin(), outcomes.end(), [](const UserOutcome& a, const UserOutcome& b) { return a.user < b.user; });
+  std::sort(errors.begin(), errors.end());
+  run.users = std::move(outcomes);
+  run.errors = std::move(errors);
+  if (!opts.dry_run) {
+    if (Status s = WriteOutputDb(r.options(), run.users); !s.ok()) run.errors.push_back(s.message());
+    else run.db_written = true;
+  }
+  return run;
+}
+
+}  // namespace mr::reconcile

@@ -1,0 +1,105 @@
+// The reconcile driver: one user at a time, inventory -> plan -> apply, and
+// the output mailboxes.db; ReconcileAll runs every user over TBB.
+//
+// Public API (used by cli/cmd_reconcile.cc and the rescue orchestrator):
+//   auto r = Reconciler::Open(opts);            // reads both dbs, walks S once
+//   auto u = r->ReconcileUser("bob", dry_run);  // plans (and applies) bob
+//   WriteOutputDb(opts, {u...});                // (re)writes the output db
+//   auto run = ReconcileAll(opts);              // all of the above, --jobs N
+// A user is finished as one unit: each of its folders is swapped in
+// atomically (apply.h) and UserOutcome::done says all of them made it.
+// Rerunning the same command redoes only folders whose output differs from
+// the plan; nothing is lost or duplicated (the plan is a pure function of the
+// inputs, and for --in-place the applied output plans to itself).
+// Output is identical for any --jobs: results are sorted by user, folders by
+// name. Reconciler is immutable after Open; ReconcileUser is thread-safe for
+// distinct users.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "reconcile/apply.h"
+#include "reconcile/cyrus/mboxdb.h"
+#include "reconcile/discovery.h"
+#include "reconcile/plan.h"
+
+namespace mr::reconcile {
+
+struct UserOutcome;
+
+struct ReconcileOptions {
+  StorePaths paths;
+  std::string out_spool;
+  std::string out_db;
+  bool in_place = false;           // output onto the backup spool
+  std::vector<std::string> users;  // only these (empty = every user)
+  std::string priority_file;       // users to do first; re-read while running
+  int jobs = 0;                    // 0 = number of cores
+  cyrus::DbFormat db_format = cyrus::DbFormat::kTwoskip;
+  bool dry_run = false;
+  bool fsync = true;
+  std::function<void(const UserOutcome&)> on_user_done;  // called from workers, serialized
+};
+
+struct FolderOutcome {
+  std::string name;    // internal name
+  std::string folder;  // relative to the user: INBOX, INBOX.Sent
+  std::string uniqueid;
+  std::uint32_t uidvalidity = 0;
+  bool emitted = true;
+  Reason reason = Reason::kFolderMerged;
+  FolderCounts counts;
+  std::vector<RenumberedMessage> renumbered;
+  std::vector<LostMessage> unrecoverable;
+  std::vector<NotMergedMessage> not_merged;
+  std::vector<std::string> problems;  // damage seen in the inputs, one line each
+  ApplyStats apply;
+  std::string error;  // apply failure (the folder was left as it was)
+};
+
+struct UserOutcome {
+  std::string user;
+  Reason reason = Reason::kUserMerged;
+  Severity status = Severity::kInfo;
+  std::vector<FolderOutcome> folders;      // by name
+  std::vector<cyrus::MboxEntry> entries;   // this user's output db entries, by name
+  bool done = false;                       // every folder planned (and applied)
+  std::vector<std::string> errors;
+};
+
+struct RunOutcome {
+  std::vector<UserOutcome> users;  // by user name
+  std::vector<std::string> shared_skipped;  // non-user mailboxes, not reconciled
+  std::vector<std::string> errors;          // run-level (db write, ...)
+  bool db_written = false;
+  // 0 ok, 1 attention (or lost), per SPEC's exit codes.
+  int ExitCode() const;
+};
+
+class Reconciler {
+ public:
+  static Result<Reconciler> Open(const ReconcileOptions& opts);
+  const StoreView& view() const { return view_; }
+  const ReconcileOptions& options() const { return opts_; }
+  // Users to do, in priority order of the priority file at this moment,
+  // then by name; restricted to opts.users when given.
+  std::vector<std::string> Users() const;
+  Result<UserOutcome> ReconcileUser(const std::string& user, bool dry_run) const;
+
+ private:
+  ReconcileOptions opts_;
+  StoreView view_;
+  ApplyOptions apply_;
+};
+
+// Writes opts.out_db (temp + rename) from the existing out_db's entries for
+// users not in `outcomes` plus every outcome's entries. Entries are sorted
+// and de-duplicated by name, so the result does not depend on order.
+Status WriteOutputDb(const ReconcileOptions& opts, const std::vector<UserOutcome>& outcomes);
+
+Result<RunOutcome> ReconcileAll(const ReconcileOptions& opts);
+
+}  // namespace mr::reconcile
