@@ -234,4 +234,23 @@ Result<ext2_filsys> OpenWithJournalOverlay(const JournalOverlay& overlay, int fl
   return fs;
 }
 
+JournalSetup PrepareJournal(ext2_filsys plain, JournalMode mode, const std::string& device,
+                            io_manager inner) {
+  JournalSetup out;
+  auto j = LoadJournal(plain);
+  if (!j.ok()) {
+    out.damage = j.error().message + "; salvaging without the journal";
+    return out;
+  }
+  out.journal = *j;
+  if (!out.journal->ShouldReplay(mode)) return out;
+  auto ov = JournalOverlay::Create(out.journal, device, inner);
+  if (!ov.ok()) {
+    out.damage = ov.error().message + "; salvaging without the journal";
+    return out;
+  }
+  out.overlay = std::move(*ov);
+  return out;
+}
+
 }  // namespace mr::salvage

@@ -66,4 +66,20 @@ Result<ext2_filsys> OpenWithJournalOverlay(const JournalOverlay& overlay, int fl
                                            blk64_t superblock = 0, unsigned blocksize = 0,
                                            const char* io_options = nullptr);
 
+// Everything a volume open needs from the journal, in one call.
+struct JournalSetup {
+  std::shared_ptr<const Journal> journal;   // null when it could not be read
+  std::unique_ptr<JournalOverlay> overlay;  // set when `mode` asks for replay
+  std::string damage;                       // one line when the journal is unusable, else ""
+};
+
+// Loads the journal of `plain` (a read-only handle on the device) and, when
+// Journal::ShouldReplay(mode), registers an overlay over `device` opened with
+// `inner`. Never fails: an unreadable journal is reported in `damage` and
+// salvage carries on without it. Open every later handle with
+// overlay->manager() / overlay->name() (e.g. OpenPlan::manager/device_name)
+// and keep the JournalSetup alive until they are all closed.
+JournalSetup PrepareJournal(ext2_filsys plain, JournalMode mode, const std::string& device,
+                            io_manager inner);
+
 }  // namespace mr::salvage

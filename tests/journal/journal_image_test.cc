@@ -417,6 +417,30 @@ TEST_F(JournalImageV3, OneOverlayBacksAHandlePerThread) {
   for (const auto& t : trees) EXPECT_EQ(t, ExpectedTree());
 }
 
+TEST_F(JournalImageV3, PrepareJournalFollowsTheMode) {
+  JournalTransactions(dir_, img_, 3, {Jw{{dir_block_}}});
+  ZeroBlocks(img_, {dir_block_});
+  FsCloser plain{OpenPlain(img_)};
+  JournalSetup ignore = PrepareJournal(plain.fs, JournalMode::kIgnore, img_, unix_io_manager);
+  ASSERT_NE(ignore.journal, nullptr);
+  EXPECT_EQ(ignore.overlay, nullptr);
+  EXPECT_EQ(ignore.damage, "");
+  JournalSetup replay = PrepareJournal(plain.fs, JournalMode::kAuto, img_, unix_io_manager);
+  ASSERT_NE(replay.overlay, nullptr);
+  auto fs = OpenWithJournalOverlay(*replay.overlay, 0);
+  ASSERT_TRUE(fs.ok());
+  FsCloser over{*fs};
+  EXPECT_EQ(ReadPath(over.fs, "mail/user/bob/3."), ExpectedTree().at("mail/user/bob/3."));
+  EXPECT_NE(ReadPath(plain.fs, "mail/user/bob/3."), ExpectedTree().at("mail/user/bob/3."));
+
+  ZeroBlocks(img_, {Load(img_)->PhysicalOf(0)});
+  FsCloser broken{OpenPlain(img_)};
+  JournalSetup none = PrepareJournal(broken.fs, JournalMode::kReplay, img_, unix_io_manager);
+  EXPECT_EQ(none.journal, nullptr);
+  EXPECT_EQ(none.overlay, nullptr);
+  EXPECT_NE(none.damage.find("journal superblock"), std::string::npos) << none.damage;
+}
+
 TEST(JournalImageNoJournal, ReportsAbsence) {
   ImageDir d;
   const std::string img = d / "nj.img";
