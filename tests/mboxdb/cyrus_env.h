@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,19 @@ inline std::vector<std::uint8_t> Slurp(const std::string& path) {
 
 inline void Spit(const std::string& path, const std::string& data) {
   std::ofstream(path, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+// Cyrus stamps the N and I records of one mailbox with separate time(NULL) calls, so
+// their M values can differ by a second; we keep one mtime. Byte comparisons of record
+// values therefore mask M.
+inline std::string MaskMtimes(const std::string& s) {
+  static const std::regex m(" M [0-9]+ ");
+  return std::regex_replace(s, m, " M * ");
+}
+template <class Pairs>
+Pairs MaskMtimes(Pairs kv) {
+  for (auto& p : kv) p.second = MaskMtimes(p.second);
+  return kv;
 }
 
 class CyrusRoot {

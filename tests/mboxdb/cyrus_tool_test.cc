@@ -89,14 +89,21 @@ TEST(CyrusMboxDb, CyrusWrittenDbIsReadAndRewrittenRecordForRecord) {
   EXPECT_EQ(by_name.at("example.com!user.bob.Sent^x").acl[0].first, "bob@example.com");
   EXPECT_EQ(by_name.at("user.bob.a%b").acl[1].first, "group:a b");
 
-  // our records for what we read are the very bytes Cyrus wrote
+  // our records for what we read are the very bytes Cyrus wrote (but for an I record's
+  // M, which Cyrus may stamp a second after the N record's)
   auto raw = ReadTwoskip(Slurp(a.db()), &problems);
   ASSERT_TRUE(raw.ok());
-  EXPECT_EQ(MailboxesDbRecords(*entries), *raw);
+  KvPairs ours = MailboxesDbRecords(*entries);
+  EXPECT_EQ(testing::MaskMtimes(ours), testing::MaskMtimes(*raw));
+  for (const auto& [k, v] : ours) {
+    if (k[0] == 'N') {
+      EXPECT_NE(std::find(raw->begin(), raw->end(), std::make_pair(k, v)), raw->end()) << k;
+    }
+  }
 
   ASSERT_TRUE(WriteMailboxesDb(b.db(), *entries, DbFormat::kTwoskip).ok());
   b.Chown();
-  EXPECT_EQ(Show(b, b.db()), Show(a, a.db()));
+  EXPECT_EQ(testing::MaskMtimes(Show(b, b.db())), testing::MaskMtimes(Show(a, a.db())));
   EXPECT_EQ(DumpJson(b), DumpJson(a));
   b.Tool("cyr_dbtool", b.db() + " twoskip consistent", &rc);
   EXPECT_EQ(rc, 0);
