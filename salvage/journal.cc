@@ -142,6 +142,9 @@ Result<std::shared_ptr<const Journal>> LoadJournal(ext2_filsys fs) {
   info.error = sb->error;
   info.features = sb->FeatureNames();
   info.checksum = sb->HasCsumV2or3() ? "crc32c" : sb->HasV1Checksum() ? "crc32" : "none";
+  if (sb->error != 0)
+    info.problems.push_back("journal superblock: s_errno " + std::to_string(sb->error) +
+                            " (the journal was aborted after an error)");
   info.superblock_checksum_ok = jbd2::VerifySuperblockChecksum(*sb, block);
   if (!info.superblock_checksum_ok) {
     info.end = JournalEndName(JournalEnd::kBadChecksum);
@@ -161,7 +164,7 @@ Result<std::shared_ptr<const Journal>> LoadJournal(ext2_filsys fs) {
   }
   info.end = JournalEndName(scan.end);
   info.end_detail = scan.end_detail;
-  info.problems = std::move(scan.problems);
+  for (auto& p : scan.problems) info.problems.push_back(std::move(p));
   info.revoked_blocks = scan.revoked.size();
   j->replay_ = BuildReplayMap(scan);
   j->committed_ = std::move(scan.committed);

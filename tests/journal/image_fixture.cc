@@ -50,7 +50,8 @@ std::map<std::string, std::string> StagingFiles() {
           {"mail/user/amy/1.", body("amy-1", 5000)}};
 }
 
-void MakeImage(const ImageDir& d, const std::string& img, const std::string& features) {
+void MakeImage(const ImageDir& d, const std::string& img, const std::string& features,
+               unsigned blocksize) {
   const std::string staging = d / "staging";
   fs::remove_all(staging);
   for (const auto& [path, content] : StagingFiles()) {
@@ -59,7 +60,7 @@ void MakeImage(const ImageDir& d, const std::string& img, const std::string& fea
     std::ofstream(p, std::ios::binary) << content;
   }
   std::string opts = features.empty() ? "" : " -O " + features;
-  Sh("mke2fs -F -q -t ext4 -b 4096" + opts + " -d " + staging + " " + img + " 64M", true);
+  Sh("mke2fs -F -q -t ext4 -b " + std::to_string(blocksize) + opts + " -d " + staging + " " + img + " 64M", true);
 }
 
 std::vector<uint64_t> BlocksOf(const std::string& img, const std::string& path) {
@@ -94,7 +95,8 @@ std::string Sha256(const std::string& file) {
   return out.substr(0, 64);
 }
 
-void JournalTransactions(const ImageDir& d, const std::string& img, int csum, const std::vector<Jw>& txns) {
+void JournalTransactions(const ImageDir& d, const std::string& img, int csum, const std::vector<Jw>& txns,
+                         unsigned blocksize) {
   std::ostringstream cmds;
   cmds << "jo";
   if (csum) cmds << " -c -v " << csum;
@@ -107,7 +109,7 @@ void JournalTransactions(const ImageDir& d, const std::string& img, int csum, co
       std::ofstream out(data, std::ios::binary);
       cmds << " -b ";
       for (size_t i = 0; i < t.blocks.size(); ++i) {
-        auto blk = ReadImageBlock(img, t.blocks[i]);
+        auto blk = ReadImageBlock(img, t.blocks[i], blocksize);
         out.write(reinterpret_cast<const char*>(blk.data()), static_cast<std::streamsize>(blk.size()));
         cmds << (i ? "," : "") << t.blocks[i];
       }
@@ -133,8 +135,8 @@ void JournalTransactions(const ImageDir& d, const std::string& img, int csum, co
     throw std::runtime_error("debugfs journal commands failed:\n" + cmds.str() + out);
 }
 
-void ZeroBlocks(const std::string& img, const std::vector<uint64_t>& blocks) {
-  for (uint64_t b : blocks) WriteImageBytes(img, b * 4096, std::vector<uint8_t>(4096, 0));
+void ZeroBlocks(const std::string& img, const std::vector<uint64_t>& blocks, unsigned blocksize) {
+  for (uint64_t b : blocks) WriteImageBytes(img, b * blocksize, std::vector<uint8_t>(blocksize, 0));
 }
 
 ext2_filsys OpenPlain(const std::string& img) {

@@ -32,8 +32,9 @@ class ImageDir {
 // Staging tree written into every test image: /mail/user/bob/{1.,2.,3.}, /mail/user/amy/1.
 std::map<std::string, std::string> StagingFiles();
 
-// mke2fs -F -q -t ext4 -b 4096 [-O features] -d staging img 64M
-void MakeImage(const ImageDir& d, const std::string& img, const std::string& features = "");
+// mke2fs -F -q -t ext4 -b BS [-O features] -d staging img 64M
+void MakeImage(const ImageDir& d, const std::string& img, const std::string& features = "",
+               unsigned blocksize = 4096);
 // Physical blocks of a path ("blocks" in debugfs).
 std::vector<uint64_t> BlocksOf(const std::string& img, const std::string& path);
 // Reads fs block `b` of an image file.
@@ -49,9 +50,10 @@ struct Jw {
   bool commit = true;
 };
 // jo [-c] [-v ver]; the given transactions; jc. `csum`: 0 none, 2 or 3.
-void JournalTransactions(const ImageDir& d, const std::string& img, int csum, const std::vector<Jw>& txns);
+void JournalTransactions(const ImageDir& d, const std::string& img, int csum, const std::vector<Jw>& txns,
+                         unsigned blocksize = 4096);
 // Overwrites whole fs blocks with zeros (the "live" copies lost).
-void ZeroBlocks(const std::string& img, const std::vector<uint64_t>& blocks);
+void ZeroBlocks(const std::string& img, const std::vector<uint64_t>& blocks, unsigned blocksize = 4096);
 
 // Plain read-only open (unix_io_manager).
 ext2_filsys OpenPlain(const std::string& img);

@@ -25,6 +25,7 @@ struct Variant {
   const char* mke2fs_features;
   int csum;  // journal checksum version requested from debugfs (0 = none)
   bool fs64;
+  unsigned bs = 4096;
 };
 
 void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
@@ -71,14 +72,17 @@ struct FsCloser {
 // three data blocks of bob/3.
 class ImageCase {
  protected:
-  void Build(const char* features) {
+  void Build(const char* features, unsigned bs = 4096) {
     EnsureExt2ErrorTable();
+    bs_ = bs;
     img_ = dir_ / "fs.img";
-    MakeImage(dir_, img_, features);
+    MakeImage(dir_, img_, features, bs);
     dir_block_ = BlocksOf(img_, "/mail/user/bob").at(0);
     file_blocks_ = BlocksOf(img_, "/mail/user/bob/3.");
-    if (file_blocks_.size() != 3) throw std::runtime_error("bob/3. should take 3 blocks");
+    if (file_blocks_.size() != (9000 + bs - 1) / bs) throw std::runtime_error("bob/3. has an odd block count");
   }
+  void LogTxns(int csum, const std::vector<Jw>& txns) { JournalTransactions(dir_, img_, csum, txns, bs_); }
+  void Zero(const std::vector<uint64_t>& blocks) { ZeroBlocks(img_, blocks, bs_); }
 
   std::shared_ptr<const Journal> Load(const std::string& img) {
     FsCloser plain{OpenPlain(img)};
@@ -96,6 +100,7 @@ class ImageCase {
   }
 
   ImageDir dir_;
+  unsigned bs_ = 4096;
   std::string img_;
   uint64_t dir_block_ = 0;
   std::vector<uint64_t> file_blocks_;
@@ -103,7 +108,7 @@ class ImageCase {
 
 class JournalImage : public ::testing::TestWithParam<Variant>, public ImageCase {
  protected:
-  void SetUp() override { Build(GetParam().mke2fs_features); }
+  void SetUp() override { Build(GetParam().mke2fs_features, GetParam().bs); }
 };
 
 class JournalImageV3 : public ::testing::Test, public ImageCase {
@@ -112,10 +117,10 @@ class JournalImageV3 : public ::testing::Test, public ImageCase {
 };
 
 TEST_P(JournalImage, OverlayRecoversDirectoryAndFileWithoutWriting) {
-  JournalTransactions(dir_, img_, GetParam().csum, {Jw{{dir_block_}}, Jw{file_blocks_}});
+  LogTxns(GetParam().csum, {Jw{{dir_block_}}, Jw{file_blocks_}});
   std::vector<uint64_t> lost = file_blocks_;
   lost.push_back(dir_block_);
-  ZeroBlocks(img_, lost);
+  Zero(lost);
   const std::string sha_before = Sha256(img_);
   const auto expected = ExpectedTree();
 
@@ -132,7 +137,7 @@ TEST_P(JournalImage, OverlayRecoversDirectoryAndFileWithoutWriting) {
   EXPECT_EQ(info.inode, 8u);
   EXPECT_EQ(info.transactions, 2u);
   EXPECT_EQ(info.end, "clean") << info.end_detail;
-  EXPECT_EQ(info.blocks_to_replay, 4u);
+  EXPECT_EQ(info.blocks_to_replay, file_blocks_.size() + 1);
   EXPECT_TRUE(info.problems.empty());
   EXPECT_TRUE(info.superblock_checksum_ok);
   auto has = [&](const char* f) {
@@ -149,7 +154,7 @@ TEST_P(JournalImage, OverlayRecoversDirectoryAndFileWithoutWriting) {
   ASSERT_NE(j->Lookup(dir_block_), nullptr);
   EXPECT_EQ(j->Lookup(dir_block_)->sequence, info.first_transaction);
   auto json = j->ToJson();
-  EXPECT_EQ(json["blocks_from_journal"].size(), 4u);
+  EXPECT_EQ(json["blocks_from_journal"].size(), file_blocks_.size() + 1);
   EXPECT_EQ(json["needs_recovery"], true);
 
   auto ov = JournalOverlay::Create(j, img_, unix_io_manager);
@@ -161,15 +166,15 @@ TEST_P(JournalImage, OverlayRecoversDirectoryAndFileWithoutWriting) {
     EXPECT_EQ(Tree(over.fs), expected);
     EXPECT_EQ(OpenModesOf(img_), (std::vector<int>{O_RDONLY, O_RDONLY}));  // plain + overlay
   }
-  EXPECT_GE((*ov)->blocks_served(), 4u);
+  EXPECT_GE((*ov)->blocks_served(), file_blocks_.size() + 1);
   EXPECT_EQ(Sha256(img_), sha_before);
 }
 
 TEST_P(JournalImage, OverlayMatchesE2fsckReplay) {
-  JournalTransactions(dir_, img_, GetParam().csum, {Jw{{dir_block_}}, Jw{file_blocks_}});
+  LogTxns(GetParam().csum, {Jw{{dir_block_}}, Jw{file_blocks_}});
   std::vector<uint64_t> lost = file_blocks_;
   lost.push_back(dir_block_);
-  ZeroBlocks(img_, lost);
+  Zero(lost);
   const std::string copy = FsckCopy();
 
   auto j = Load(img_);
@@ -184,8 +189,9 @@ TEST_P(JournalImage, OverlayMatchesE2fsckReplay) {
   // Block by block, only the superblock (needs_recovery cleared) and the
   // journal superblock (log emptied) may differ.
   const uint64_t n = ext2fs_blocks_count(over.fs->super);
-  std::set<uint64_t> allowed = {0, j->PhysicalOf(0)};
-  std::vector<uint8_t> a(4096), b(4096);
+  // (With 1 KiB blocks the superblock is block 1.)
+  std::set<uint64_t> allowed = {over.fs->super->s_first_data_block, j->PhysicalOf(0)};
+  std::vector<uint8_t> a(bs_), b(bs_);
   std::vector<uint64_t> differing;
   for (uint64_t blk = 0; blk < n; ++blk) {
     ASSERT_EQ(io_channel_read_blk64(over.fs->io, blk, 1, a.data()), 0);
@@ -196,19 +202,19 @@ TEST_P(JournalImage, OverlayMatchesE2fsckReplay) {
 }
 
 TEST_P(JournalImage, CorruptCommitReplaysOnlyEarlierTransactions) {
-  JournalTransactions(dir_, img_, GetParam().csum, {Jw{{dir_block_}}, Jw{file_blocks_}});
+  LogTxns(GetParam().csum, {Jw{{dir_block_}}, Jw{file_blocks_}});
   std::vector<uint64_t> lost = file_blocks_;
   lost.push_back(dir_block_);
-  ZeroBlocks(img_, lost);
+  Zero(lost);
   {
     auto j = Load(img_);
     ASSERT_EQ(j->transactions().size(), 2u);
     const uint64_t commit = j->PhysicalOf(j->transactions()[1].commit_block);
     ASSERT_NE(commit, 0u);
     if (GetParam().csum)
-      WriteImageBytes(img_, commit * 4096 + 100, {0x5a});  // under the commit checksum
+      WriteImageBytes(img_, commit * bs_ + 100, {0x5a});  // under the commit checksum
     else
-      WriteImageBytes(img_, commit * 4096, {0, 0, 0, 0});  // no checksum: break the magic
+      WriteImageBytes(img_, commit * bs_, {0, 0, 0, 0});  // no checksum: break the magic
   }
   const std::string copy = FsckCopy();
   auto j = Load(img_);
@@ -230,9 +236,9 @@ TEST_P(JournalImage, CorruptCommitReplaysOnlyEarlierTransactions) {
 
 TEST_P(JournalImage, RevokeRecordIsHonoured) {
   // T1 logs the directory block, T2 revokes it, T3 logs the file blocks.
-  JournalTransactions(dir_, img_, GetParam().csum,
+  LogTxns(GetParam().csum,
                       {Jw{{dir_block_}}, Jw{{}, {dir_block_}}, Jw{file_blocks_}});
-  ZeroBlocks(img_, {dir_block_});
+  Zero({dir_block_});
   const std::string copy = FsckCopy();
   auto j = Load(img_);
   EXPECT_EQ(j->info().transactions, 3u);
@@ -256,11 +262,13 @@ INSTANTIATE_TEST_SUITE_P(Formats, JournalImage,
                                            Variant{"csum_v2_64bit", "", 2, true},
                                            Variant{"nocsum_32bit", "^metadata_csum,^64bit", 0, false},
                                            // ext3-style: block-mapped journal inode and files
-                                           Variant{"blockmap_nocsum", "^extent,^metadata_csum,^64bit,^flex_bg", 0, false}),
+                                           Variant{"blockmap_nocsum", "^extent,^metadata_csum,^64bit,^flex_bg", 0, false},
+                                           Variant{"csum_v3_64bit_1k", "", 3, true, 1024},
+                                           Variant{"blockmap_nocsum_1k", "^extent,^metadata_csum,^64bit,^flex_bg", 0, false, 1024}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(JournalImageV3, WritesThroughTheOverlayAreRefused) {
-  JournalTransactions(dir_, img_, 3, {Jw{{dir_block_}}});
+  LogTxns(3, {Jw{{dir_block_}}});
   const std::string sha_before = Sha256(img_);
   auto j = Load(img_);
   auto ov = JournalOverlay::Create(j, img_, unix_io_manager);
@@ -283,7 +291,7 @@ TEST_F(JournalImageV3, WritesThroughTheOverlayAreRefused) {
 }
 
 TEST_F(JournalImageV3, UnknownOverlayNameIsRejected) {
-  JournalTransactions(dir_, img_, 3, {Jw{{dir_block_}}});
+  LogTxns(3, {Jw{{dir_block_}}});
   auto j = Load(img_);
   io_manager m = nullptr;
   {
@@ -297,7 +305,7 @@ TEST_F(JournalImageV3, UnknownOverlayNameIsRejected) {
 }
 
 TEST_F(JournalImageV3, LiveLogWithoutNeedsRecoveryFlagStillReplaysByDefault) {
-  JournalTransactions(dir_, img_, 3, {Jw{{dir_block_}}});
+  LogTxns(3, {Jw{{dir_block_}}});
   Sh("debugfs -w -R 'feature -needs_recovery' " + img_);
   auto j = Load(img_);
   EXPECT_FALSE(j->info().needs_recovery);
@@ -337,7 +345,7 @@ TEST_F(JournalImageV3, JournalledSuperblockIsServedToOpen) {
 }
 
 TEST_F(JournalImageV3, UncommittedTransactionIsNotReplayed) {
-  JournalTransactions(dir_, img_, 3, {Jw{{dir_block_}}, Jw{file_blocks_, {}, false}});
+  LogTxns(3, {Jw{{dir_block_}}, Jw{file_blocks_, {}, false}});
   auto j = Load(img_);
   EXPECT_EQ(j->info().transactions, 1u);
   EXPECT_EQ(j->info().end, "incomplete");
@@ -348,7 +356,7 @@ TEST_F(JournalImageV3, UncommittedTransactionIsNotReplayed) {
 
 TEST_F(JournalImageV3, OlderCopiesSurviveCheckpoint) {
   const auto original = ReadImageBlock(img_, dir_block_);
-  JournalTransactions(dir_, img_, 3, {Jw{{dir_block_}}, Jw{{dir_block_}}});
+  LogTxns(3, {Jw{{dir_block_}}, Jw{{dir_block_}}});
   {
     auto j = Load(img_);
     FsCloser plain{OpenPlain(img_)};
@@ -357,7 +365,7 @@ TEST_F(JournalImageV3, OlderCopiesSurviveCheckpoint) {
     EXPECT_EQ(older[0].sequence, j->info().first_transaction);
   }
   Sh("(e2fsck -y -E journal_only " + img_ + " >/dev/null; test $? -le 1)");  // checkpoint: the log is emptied
-  ZeroBlocks(img_, {dir_block_});                                // and then the live block dies
+  Zero({dir_block_});                                // and then the live block dies
   auto j = Load(img_);
   EXPECT_FALSE(j->info().needs_recovery);
   EXPECT_EQ(j->info().start, 0u);
@@ -374,8 +382,8 @@ TEST_F(JournalImageV3, OlderCopiesSurviveCheckpoint) {
 }
 
 TEST_F(JournalImageV3, JournalInodeLostFallsBackToSuperblockBackup) {
-  JournalTransactions(dir_, img_, 3, {Jw{{dir_block_}}});
-  ZeroBlocks(img_, {dir_block_});
+  LogTxns(3, {Jw{{dir_block_}}});
+  Zero({dir_block_});
   Sh("debugfs -w -R 'clri <8>' " + img_);
   auto j = Load(img_);
   EXPECT_TRUE(j->info().inode_from_backup);
@@ -389,9 +397,9 @@ TEST_F(JournalImageV3, JournalInodeLostFallsBackToSuperblockBackup) {
 }
 
 TEST_F(JournalImageV3, DamagedJournalSuperblockIsAnErrorValue) {
-  JournalTransactions(dir_, img_, 3, {Jw{{dir_block_}}});
+  LogTxns(3, {Jw{{dir_block_}}});
   uint64_t jsb = Load(img_)->PhysicalOf(0);
-  ZeroBlocks(img_, {jsb});
+  Zero({jsb});
   FsCloser plain{OpenPlain(img_)};
   auto j = LoadJournal(plain.fs);
   ASSERT_FALSE(j.ok());
@@ -399,8 +407,8 @@ TEST_F(JournalImageV3, DamagedJournalSuperblockIsAnErrorValue) {
 }
 
 TEST_F(JournalImageV3, OneOverlayBacksAHandlePerThread) {
-  JournalTransactions(dir_, img_, 3, {Jw{{dir_block_}}, Jw{file_blocks_}});
-  ZeroBlocks(img_, {dir_block_});
+  LogTxns(3, {Jw{{dir_block_}}, Jw{file_blocks_}});
+  Zero({dir_block_});
   auto j = Load(img_);
   auto ov = JournalOverlay::Create(j, img_, unix_io_manager);
   ASSERT_TRUE(ov.ok());
@@ -418,8 +426,8 @@ TEST_F(JournalImageV3, OneOverlayBacksAHandlePerThread) {
 }
 
 TEST_F(JournalImageV3, PrepareJournalFollowsTheMode) {
-  JournalTransactions(dir_, img_, 3, {Jw{{dir_block_}}});
-  ZeroBlocks(img_, {dir_block_});
+  LogTxns(3, {Jw{{dir_block_}}});
+  Zero({dir_block_});
   FsCloser plain{OpenPlain(img_)};
   JournalSetup ignore = PrepareJournal(plain.fs, JournalMode::kIgnore, img_, unix_io_manager);
   ASSERT_NE(ignore.journal, nullptr);
@@ -433,7 +441,7 @@ TEST_F(JournalImageV3, PrepareJournalFollowsTheMode) {
   EXPECT_EQ(ReadPath(over.fs, "mail/user/bob/3."), ExpectedTree().at("mail/user/bob/3."));
   EXPECT_NE(ReadPath(plain.fs, "mail/user/bob/3."), ExpectedTree().at("mail/user/bob/3."));
 
-  ZeroBlocks(img_, {Load(img_)->PhysicalOf(0)});
+  Zero({Load(img_)->PhysicalOf(0)});
   FsCloser broken{OpenPlain(img_)};
   JournalSetup none = PrepareJournal(broken.fs, JournalMode::kReplay, img_, unix_io_manager);
   EXPECT_EQ(none.journal, nullptr);
