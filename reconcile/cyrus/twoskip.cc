@@ -9,7 +9,6 @@
 #include <optional>
 #include <set>
 #include <string_view>
-#include <unordered_set>
 
 #include "reconcile/cyrus/crc32.h"
 
@@ -184,9 +183,8 @@ Header ReadHeader(std::span<const std::uint8_t> f, std::vector<std::string>* pro
 
 // Walks level 0 from the dummy, ignoring level-0 pointers at or past `end` (the committed
 // size) as Cyrus does. Returns nullopt if the chain breaks.
-std::optional<std::map<std::string, std::string>> Walk(std::span<const std::uint8_t> f,
-                                                       std::uint64_t end,
-                                                       std::vector<std::string>* problems) {
+std::optional<KvPairs> Walk(std::span<const std::uint8_t> f, std::uint64_t end,
+                            std::vector<std::string>* problems) {
   if (end > f.size()) return std::nullopt;
   std::string why;
   auto dummy = ReadRecord(f, kDummyOffset, &why);
@@ -194,9 +192,11 @@ std::optional<std::map<std::string, std::string>> Walk(std::span<const std::uint
     problems->push_back("twoskip: dummy record unreadable" + (why.empty() ? "" : ": " + why));
     return std::nullopt;
   }
-  std::map<std::string, std::string> out;
+  KvPairs out;
   std::vector<std::string> dropped;
-  std::unordered_set<std::uint64_t> seen{kDummyOffset};
+  // Every step reads a distinct record of at least 24 bytes unless the chain loops.
+  const std::size_t max_steps = f.size() / 24 + 1;
+  std::size_t steps = 0;
   Rec cur = *dummy;
   for (;;) {
     std::uint64_t next = Next0(cur, end);
@@ -205,7 +205,7 @@ std::optional<std::map<std::string, std::string>> Walk(std::span<const std::uint
       problems->push_back("twoskip: pointer " + Hex(next) + " past the committed end");
       return std::nullopt;
     }
-    if (!seen.insert(next).second) {
+    if (++steps > max_steps) {
       problems->push_back("twoskip: pointer cycle at " + Hex(next));
       return std::nullopt;
     }
@@ -216,7 +216,7 @@ std::optional<std::map<std::string, std::string>> Walk(std::span<const std::uint
     }
     if (r->type == kRecord) {
       if (r->tail_ok) {
-        out.emplace(KeyOf(f, *r), ValOf(f, *r));
+        out.emplace_back(KeyOf(f, *r), ValOf(f, *r));
       } else {
         dropped.push_back("twoskip: record '" + Printable(KeyOf(f, *r)) + "' at " + Hex(r->off) +
                           ": value CRC mismatch, dropped");
@@ -417,14 +417,21 @@ Result<KvPairs> ReadTwoskip(std::span<const std::uint8_t> file,
       problems->push_back("twoskip: no intact commit record either; keeping every intact record");
     }
   }
-  auto walked = Walk(file, end, problems);
-  std::map<std::string, std::string> kv;
-  if (walked) {
-    kv = std::move(*walked);
-  } else {
-    problems->push_back("twoskip: scanning the whole file for intact records");
-    kv = Scan(file, end, problems);
+  if (auto walked = Walk(file, end, problems)) {
+    KvPairs kv = std::move(*walked);
+    bool sorted = true;
+    for (std::size_t i = 1; i < kv.size() && sorted; ++i) sorted = kv[i - 1].first < kv[i].first;
+    if (sorted) return kv;
+    // not in raw order (e.g. a mailbox-sorted file): sort, first occurrence wins
+    std::stable_sort(kv.begin(), kv.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    kv.erase(std::unique(kv.begin(), kv.end(),
+                         [](const auto& a, const auto& b) { return a.first == b.first; }),
+             kv.end());
+    return kv;
   }
+  problems->push_back("twoskip: scanning the whole file for intact records");
+  auto kv = Scan(file, end, problems);
   return KvPairs(std::make_move_iterator(kv.begin()), std::make_move_iterator(kv.end()));
 }
 
