@@ -406,6 +406,28 @@ TEST_F(JournalImageV3, DamagedJournalSuperblockIsAnErrorValue) {
   EXPECT_NE(j.error().message.find("journal superblock"), std::string::npos) << j.error().message;
 }
 
+TEST_F(JournalImageV3, AbortedJournalAndBadSuperblockChecksumAreReported) {
+  LogTxns(3, {Jw{{dir_block_}}});
+  const uint64_t jsb = Load(img_)->PhysicalOf(0);
+  auto block = ReadImageBlock(img_, jsb);
+  jbd2::PutBe32(block, 0x20, static_cast<uint32_t>(-5));  // s_errno = -EIO
+  jbd2::PutBe32(block, 0xFC, 0);
+  jbd2::PutBe32(block, 0xFC, jbd2::Crc32c(~0u, std::span<const uint8_t>(block.data(), 1024)));
+  WriteImageBytes(img_, jsb * 4096, block);
+  auto j = Load(img_);
+  EXPECT_EQ(j->info().error, -5);
+  ASSERT_FALSE(j->info().problems.empty());
+  EXPECT_NE(j->info().problems[0].find("s_errno -5"), std::string::npos);
+  EXPECT_EQ(j->info().transactions, 1u);
+
+  WriteImageBytes(img_, jsb * 4096 + 0x200, {0x77});  // under the checksum, not a parsed field
+  j = Load(img_);
+  EXPECT_FALSE(j->info().superblock_checksum_ok);
+  EXPECT_EQ(j->info().end, "bad_checksum");
+  EXPECT_TRUE(j->replay_map().empty());
+  EXPECT_FALSE(j->ShouldReplay(JournalMode::kReplay));
+}
+
 TEST_F(JournalImageV3, OneOverlayBacksAHandlePerThread) {
   LogTxns(3, {Jw{{dir_block_}}, Jw{file_blocks_}});
   Zero({dir_block_});
