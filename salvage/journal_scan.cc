@@ -128,8 +128,10 @@ TxnParse Walker::Parse(uint32_t blk, uint32_t seq, uint32_t budget) {
           out.detail = where + ": commit block checksum mismatch";
           return out;
         }
-        if (!csum_ && sb_.HasV1Checksum() && buf_[12] == kChksumCrc32 && buf_[13] == 4 &&
-            Be32(buf_, 16) != v1crc) {
+        // v1: either a matching crc32 of the transaction, or an unused (all zero) field.
+        const bool v1_ok = (buf_[12] == kChksumCrc32 && buf_[13] == 4 && Be32(buf_, 16) == v1crc) ||
+                           (buf_[12] == 0 && buf_[13] == 0 && Be32(buf_, 16) == 0);
+        if (!csum_ && sb_.HasV1Checksum() && !v1_ok) {
           out.outcome = JournalEnd::kBadChecksum;
           out.detail = where + ": commit block crc32 does not match the transaction";
           return out;
@@ -213,7 +215,7 @@ bool Walker::Revoke(uint32_t blk, uint32_t seq, TxnParse& out) {
   const size_t rec = sb_.Has64Bit() ? 8 : 4;
   const size_t max = buf_.size() - (csum_ ? kBlockTailBytes : 0);
   const uint32_t count = Be32(buf_, kHeaderBytes);
-  if (count < 16 || count > max) {
+  if (count > max) {  // a count below the header just holds no records
     out.outcome = JournalEnd::kMalformed;
     out.detail = TxnName(seq) + ": revoke block at journal block " + std::to_string(blk) +
                  ": r_count " + std::to_string(count) + " out of range";

@@ -227,6 +227,17 @@ TEST(JournalScan, RevokeCountOutOfRangeIsMalformed) {
   EXPECT_NE(scan.end_detail.find("r_count 5000"), std::string::npos);
 }
 
+TEST(JournalScan, V1CommitWithUnusedChecksumFieldIsAccepted) {
+  JournalBuilder jb(1024, 64, Csum::kV1, true);
+  jb.Begin(1, 1);
+  auto t = jb.Append(TxnSpec{{{100, jb.Fill(1)}}, {}, true});
+  auto& c = jb.block(t.commit);
+  for (int i = 12; i < 20; ++i) c[i] = 0;  // type, size and h_chksum[0] all zero
+  EXPECT_EQ(ScanLog(jb.superblock(), kFsBlocks, jb.Reader()).committed.size(), 1u);
+  c[12] = 7;  // an unknown type with a zero value is not "unused"
+  EXPECT_EQ(ScanLog(jb.superblock(), kFsBlocks, jb.Reader()).end, JournalEnd::kBadChecksum);
+}
+
 TEST(JournalScan, UnknownBlockTypeIsMalformed) {
   JournalBuilder jb(1024, 64, Csum::kNone, true);
   jb.Begin(1, 1);
