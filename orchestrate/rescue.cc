@@ -1,0 +1,528 @@
+#include "orchestrate/rescue.h"
+
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/cyrus_layout.h"
+#include "common/fsutil.h"
+#include "orchestrate/announce.h"
+#include "orchestrate/html_report.h"
+#include "orchestrate/run_state.h"
+#include "orchestrate/target_lock.h"
+#include "orchestrate/user_queue.h"
+#include "orchestrate/userlist.h"
+#include "reconcile/cyrus/imapd_conf.h"
+#include "reconcile/cyrus/mboxdb.h"
+#include "reconcile/reconcile.h"
+#include "reconcile/report.h"
+#include "reconcile/verify.h"
+#include "salvage/run.h"
+#include "salvage/salvage.h"
+
+namespace mr::orchestrate {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+using nlohmann::json;
+
+std::string DirName(const std::string& p) {
+  auto s = p.rfind('/');
+  if (s == std::string::npos) return ".";
+  return s == 0 ? "/" : p.substr(0, s);
+}
+
+const char* SeverityStatus(reconcile::Severity s) {
+  switch (s) {
+    case reconcile::Severity::kInfo: return "ok";
+    case reconcile::Severity::kAttention: return "attention";
+    case reconcile::Severity::kLost: return "lost";
+  }
+  return "attention";
+}
+
+// Everything a worker needs, shared and read-mostly.
+struct Run {
+  const RescueOptions& opts;
+  std::string salvage_dir;
+  std::unique_ptr<salvage::Salvager> salvager;
+  std::mutex salvage_mu;  // Salvager::Extract* is one thread at a time
+  std::unique_ptr<RunState> state;
+  EventLog events;
+  std::unique_ptr<UserQueue> queue;
+  std::map<std::string, const RescueTarget*> target_by_name;
+  std::mutex log_mu;
+  std::vector<std::string> run_errors;
+  std::mutex err_mu;
+
+  explicit Run(const RescueOptions& o) : opts(o) {}
+
+  void Log(const std::string& line) {
+    if (opts.quiet) return;
+    std::lock_guard<std::mutex> lock(log_mu);
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  void RunError(const std::string& e) {
+    std::lock_guard<std::mutex> lock(err_mu);
+    run_errors.push_back(e);
+  }
+};
+
+reconcile::ReconcileOptions ReconcileOptionsFor(const Run& run, const RescueTarget& t, const std::string& user) {
+  reconcile::ReconcileOptions ro;
+  ro.paths.salvaged_dir = run.salvage_dir;
+  ro.paths.backup_spool = t.backup_spool;
+  ro.paths.backup_db = t.backup_db;
+  ro.paths.backup_conf = t.backup_conf;
+  ro.out_spool = t.out_spool;
+  ro.out_db = t.out_db;
+  ro.in_place = t.in_place;
+  ro.users = {user};
+  ro.jobs = run.opts.jobs;
+  ro.db_format = run.opts.flat_db ? cyrus::DbFormat::kFlat : cyrus::DbFormat::kTwoskip;
+  ro.dry_run = run.opts.dry_run;
+  ro.fsync = run.opts.fsync;
+  return ro;
+}
+
+// One user through every phase it has not finished yet. Returns false when
+// the run was asked to stop before the user finished.
+bool ProcessUser(Run& run, const RescueTarget& t, const std::string& user) {
+  auto st = run.state->Get(user);
+  Phase phase = st ? st->phase : Phase::kQueued;
+  json detail = json::object();
+  if (st && !st->detail.empty()) detail = json::parse(st->detail, nullptr, false);
+  if (detail.is_discarded()) detail = json::object();
+  std::string status = st ? st->status : "";
+  run.events.Emit("user_started", {{"user", user}, {"target", t.name}, {"phase", PhaseName(phase)}});
+  run.Log("rescue: " + user + " (" + t.name + "): starting at phase " + PhaseName(phase));
+
+  // Dry runs touch no target, so they take no target lock either.
+  std::optional<TargetLock> lock;
+  if (!run.opts.dry_run) {
+    if (auto s = MakeDirs(DirName(t.out_db)); !s) {
+      run.RunError(s.message());
+      return false;
+    }
+    auto l = TargetLock::Acquire(t.out_db + ".mailrescue.lock");
+    if (!l) {
+      run.RunError(l.error().message);
+      return false;
+    }
+    lock.emplace(std::move(*l));
+  }
+
+  if (phase < Phase::kSalvaged) {
+    std::lock_guard<std::mutex> g(run.salvage_mu);
+    if (run.salvager->HasUser(user)) {
+      if (auto s = run.salvager->ExtractUser(user); !s) {
+        run.RunError("salvage of " + user + ": " + s.message());
+        return false;
+      }
+      if (auto s = run.salvager->WriteManifest(); !s) {
+        run.RunError("salvage manifest: " + s.message());
+        return false;
+      }
+    }
+    if (!run.opts.dry_run) {
+      if (auto s = run.state->SetPhase(user, Phase::kSalvaged); !s) run.RunError(s.message());
+    }
+    phase = Phase::kSalvaged;
+  }
+  if (StopRequested()) return false;
+
+  if (phase < Phase::kReconciled) {
+    auto ro = ReconcileOptionsFor(run, t, user);
+    if (!run.opts.dry_run) {
+      if (auto s = MakeDirs(DirName(t.out_db)); !s) {
+        run.RunError(s.message());
+        return false;
+      }
+      if (auto s = MakeDirs(t.out_spool); !s) {
+        run.RunError(s.message());
+        return false;
+      }
+    }
+    auto rec = reconcile::Reconciler::Open(ro);
+    if (!rec) {
+      run.RunError("reconcile of " + user + ": " + rec.error().message);
+      return false;
+    }
+    auto uo = rec->ReconcileUser(user, run.opts.dry_run);
+    if (!uo) {
+      run.RunError("reconcile of " + user + ": " + uo.error().message);
+      return false;
+    }
+    if (!run.opts.dry_run) {
+      if (!uo->done) {
+        std::string why = uo->errors.empty() ? "not every folder could be written" : uo->errors.front();
+        run.RunError("reconcile of " + user + ": " + why);
+        run.events.Emit("user_failed", {{"user", user}, {"target", t.name}, {"error", why}});
+        return true;  // leave it at this phase; a rerun repeats it
+      }
+      if (auto s = reconcile::WriteOutputDb(ro, {*uo}); !s) {
+        run.RunError("mailboxes.db of " + t.name + ": " + s.message());
+        return false;
+      }
+    }
+    detail = reconcile::UserReportJson(*uo);
+    detail["target"] = t.name;
+    status = SeverityStatus(uo->status);
+    if (run.opts.dry_run) {
+      detail["phase"] = "planned";
+      std::lock_guard<std::mutex> g(run.err_mu);
+      run.state->PutMeta("dryrun:" + user, detail.dump());
+      return true;
+    }
+    if (auto s = run.state->SetPhase(user, Phase::kReconciled, status, detail.dump()); !s) run.RunError(s.message());
+    phase = Phase::kReconciled;
+  }
+  if (StopRequested()) return false;
+
+  if (phase < Phase::kVerified) {
+    verify::VerifyOptions vo;
+    vo.spool = t.out_spool;
+    vo.db = t.out_db;
+    vo.users = {user};
+    vo.jobs = run.opts.jobs;
+    auto v = verify::VerifyUser(vo, user);
+    json problems = json::array();
+    if (!v) {
+      problems.push_back(v.error().message);
+    } else {
+      for (const auto& p : v->problems) problems.push_back(p);
+    }
+    detail["verify_problems"] = problems;
+    if (!problems.empty()) {
+      status = "attention";
+      detail["status"] = status;
+    }
+    detail["done_at"] = static_cast<std::int64_t>(std::time(nullptr));
+    if (auto s = run.state->SetPhase(user, Phase::kVerified, status, detail.dump()); !s) run.RunError(s.message());
+    phase = Phase::kVerified;
+  }
+
+  if (phase < Phase::kAnnounced) {
+    json ev = {{"user", user}, {"target", t.name}, {"status", status}};
+    for (const char* k : {"folders"})
+      if (detail.contains(k) && detail[k].is_array()) ev["folders"] = detail[k].size();
+    run.events.Emit(status == "ok" ? "user_done" : "user_attention", ev);
+    run.Log("rescue: " + user + " (" + t.name + "): back, " + status);
+    if (run.opts.on_user_done) {
+      auto hr = RunUserHook(*run.opts.on_user_done, user, t.name, status);
+      if (hr.exit_code != 0) {
+        run.events.Emit("hook_failed", {{"user", user}, {"target", t.name}, {"error", hr.error}});
+        run.RunError(hr.error + " (retried on the next run)");
+        return true;  // stays "verified": the hook runs again on resume
+      }
+    }
+    if (auto s = run.state->SetPhase(user, Phase::kAnnounced); !s) run.RunError(s.message());
+  }
+  return true;
+}
+
+std::string SummaryTable(const std::vector<json>& users) {
+  std::ostringstream o;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-24s %-10s %-10s %7s %7s %7s %7s %7s %7s %7s\n", "user", "target", "status",
+                "kept", "salvage", "backup", "deleted", "renum", "unrec", "verify");
+  o << line;
+  for (const auto& u : users) {
+    long long kept = 0, fs = 0, fb = 0, dd = 0, rn = 0, un = 0;
+    if (u.contains("folders") && u["folders"].is_array())
+      for (const auto& f : u["folders"]) {
+        kept += f.value("kept", 0LL);
+        fs += f.value("from_salvage", 0LL);
+        fb += f.value("from_backup", 0LL);
+        dd += f.value("dropped_deleted", 0LL);
+        if (f.contains("renumbered") && f["renumbered"].is_array()) rn += static_cast<long long>(f["renumbered"].size());
+        if (f.contains("unrecoverable") && f["unrecoverable"].is_array())
+          un += static_cast<long long>(f["unrecoverable"].size());
+      }
+    long long vp = u.contains("verify_problems") && u["verify_problems"].is_array()
+                       ? static_cast<long long>(u["verify_problems"].size())
+                       : 0;
+    std::snprintf(line, sizeof line, "%-24s %-10s %-10s %7lld %7lld %7lld %7lld %7lld %7lld %7lld\n",
+                  u.value("user", std::string()).c_str(), u.value("target", std::string()).c_str(),
+                  u.value("status", std::string()).c_str(), kept, fs, fb, dd, rn, un, vp);
+    o << line;
+  }
+  return o.str();
+}
+
+json FilesystemJson(const Run& run) {
+  json fs = json::object();
+  const auto& info = run.salvager->info();
+  fs["superblock_used"] = info.superblock_used;
+  fs["blocksize"] = info.blocksize;
+  fs["groups"] = info.groups;
+  fs["needs_recovery"] = info.needs_recovery;
+  json damage = json::array();
+  json damaged_groups = json::object();
+  std::ifstream in(run.salvage_dir + "/salvage.json");
+  json m = json::parse(in, nullptr, false);
+  if (!m.is_discarded() && m.is_object()) {
+    if (m.contains("filesystem") && m["filesystem"].contains("damage")) damage = m["filesystem"]["damage"];
+    auto bump = [&](std::uint64_t ino) {
+      if (!info.inodes_per_group || !ino) return;
+      std::string g = std::to_string((ino - 1) / info.inodes_per_group);
+      damaged_groups[g] = damaged_groups.value(g, 0) + 1;
+    };
+    if (m.contains("files"))
+      for (const auto& f : m["files"])
+        if (f.contains("damaged") && f["damaged"].is_array() && !f["damaged"].empty()) bump(f.value("ino", 0ULL));
+    if (m.contains("dirs"))
+      for (const auto& d : m["dirs"])
+        if (!d.value("complete", true)) bump(d.value("ino", 0ULL));
+  }
+  fs["damage"] = damage;
+  fs["damaged_groups"] = damaged_groups;
+  return fs;
+}
+
+Status WriteText(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return Status::Ok();
+  }
+  return WriteFileAtomic(path, std::string_view(text));
+}
+
+}  // namespace
+
+void RequestStop() { g_stop.store(true); }
+bool StopRequested() { return g_stop.load(); }
+
+Result<RescueTarget> TargetFromImapdConf(const std::string& spec) {
+  auto eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+    return Error{Code::kInvalidArgument, "--target " + spec + ": expected NAME=IMAPD_CONF"};
+  RescueTarget t;
+  t.name = spec.substr(0, eq);
+  std::string conf = spec.substr(eq + 1);
+  auto cfg = cyrus::ReadImapdConf(conf);
+  if (!cfg) return Error{Code::kInvalidArgument, "--target " + t.name + ": " + cfg.error().message};
+  if (cfg->partition_default.empty() || cfg->configdirectory.empty())
+    return Error{Code::kInvalidArgument, "--target " + t.name + ": " + conf +
+                                             " names no partition-default or configdirectory"};
+  t.backup_spool = t.out_spool = cfg->partition_default;
+  t.backup_db = t.out_db = cfg->configdirectory + "/mailboxes.db";
+  t.backup_conf = conf;
+  t.in_place = true;
+  return t;
+}
+
+Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
+  if (opts.targets.empty()) return Error{Code::kInvalidArgument, "rescue: no target (give --backup-spool/--backup-db/--out-spool/--out-db or --target)"};
+  if (opts.workdir.empty()) return Error{Code::kInvalidArgument, "--workdir: required"};
+  std::set<std::string> names;
+  for (const auto& t : opts.targets)
+    if (!names.insert(t.name).second) return Error{Code::kInvalidArgument, "--target " + t.name + ": given twice"};
+
+  Run run(opts);
+  run.salvage_dir = opts.workdir + "/salvage";
+  auto state = RunState::Open(opts.workdir);
+  if (!state) return state.error();
+  run.state = std::move(*state);
+  if (opts.events)
+    if (auto s = run.events.Open(*opts.events); !s) return Error{Code::kInvalidArgument, s.message()};
+
+  // 1. Source: open, scan, config.
+  salvage::SalvageOptions so;
+  so.source = opts.source;
+  so.out_dir = run.salvage_dir;
+  so.spool_path = opts.spool_path;
+  so.config_path = opts.config_path;
+  so.badmap_path = opts.badmap;
+  so.superblock = opts.superblock;
+  so.blocksize = opts.blocksize;
+  so.jobs = opts.jobs;
+  auto sv = salvage::Salvager::Open(so);
+  if (!sv) return sv.error();
+  run.salvager = std::move(*sv);
+  run.Log("rescue: scanning " + opts.source);
+  if (auto s = run.salvager->Scan(); !s) return s.error();
+  if (auto s = run.salvager->ExtractConfig(); !s) return s.error();
+  if (auto s = run.salvager->WriteManifest(); !s) return s.error();
+
+  // 2. Users and their targets.
+  std::map<std::string, std::string> target_of;
+  for (const auto& t : opts.targets) {
+    run.target_by_name[t.name] = &t;
+    std::vector<std::string> problems;
+    auto entries = cyrus::ReadMailboxesDb(t.backup_db, &problems);
+    if (!entries) return Error{Code::kInvalidArgument, "--backup-db " + t.backup_db + ": " + entries.error().message};
+    for (const auto& e : *entries) {
+      std::string u = UserOf(e.name);
+      if (!u.empty() && !target_of.count(u)) target_of[u] = t.name;
+    }
+  }
+  std::vector<std::string> sorted_targets(names.begin(), names.end());
+  std::vector<std::string> placed;
+  for (const auto& u : run.salvager->Users()) {
+    if (target_of.count(u)) continue;
+    target_of[u] = sorted_targets[StableUserHash(u) % sorted_targets.size()];
+    placed.push_back(u);
+  }
+  std::optional<std::set<std::string>> only;
+  if (opts.users_file) {
+    auto l = ReadUserList(*opts.users_file);
+    if (!l) return l.error();
+    only.emplace(l->begin(), l->end());
+  }
+  Shard shard;
+  if (opts.shard) {
+    auto s = ParseShard(*opts.shard);
+    if (!s) return s.error();
+    shard = *s;
+  }
+  std::vector<std::pair<std::string, std::string>> base;
+  for (const auto& [u, t] : target_of) {
+    if (only && !only->count(u)) continue;
+    if (!InShard(u, shard)) continue;
+    if (!opts.dry_run) {
+      if (auto s = run.state->Enqueue(u, t); !s) return s.error();
+      auto cur = run.state->Get(u);
+      if (cur && cur->phase == Phase::kAnnounced) continue;
+      base.emplace_back(u, cur ? cur->target : t);
+    } else {
+      base.emplace_back(u, t);
+    }
+    run.events.Emit("user_queued", {{"user", u}, {"target", t}});
+  }
+  for (const auto& u : placed)
+    if (std::any_of(base.begin(), base.end(), [&](auto& p) { return p.first == u; }))
+      run.Log("rescue: " + u + " has no backup on any target; placed on " + target_of[u]);
+  std::set<std::string> this_run;
+  for (const auto& [u, t] : target_of)
+    if ((!only || only->count(u)) && InShard(u, shard)) this_run.insert(u);
+  run.queue = std::make_unique<UserQueue>(base, opts.priority_file.value_or(""));
+  run.Log("rescue: " + std::to_string(this_run.size()) + " users, " + std::to_string(base.size()) +
+          " to do, over " + std::to_string(opts.targets.size()) + " target(s)");
+
+  // 3. One worker per target, all in parallel.
+  int threads = std::max<int>(static_cast<int>(opts.targets.size()),
+                              opts.jobs > 0 ? opts.jobs : static_cast<int>(std::thread::hardware_concurrency()));
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads) + 1);
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    tbb::task_group tg;
+    for (const auto& t : opts.targets) {
+      tg.run([&run, &t] {
+        while (!StopRequested()) {
+          auto u = run.queue->Next(t.name);
+          if (!u) break;
+          bool finished = ProcessUser(run, t, *u);
+          if (finished)
+            run.queue->Finish(*u);
+          else
+            break;  // stop requested or a run-level error: leave the rest for the next run
+        }
+      });
+    }
+    tg.wait();
+  });
+
+  // 4. Whatever is left of the source (shared folders, lost+found) once all users are out.
+  if (!StopRequested() && run.run_errors.empty()) {
+    std::lock_guard<std::mutex> g(run.salvage_mu);
+    if (auto s = run.salvager->ExtractRest(); !s) run.RunError("salvage: " + s.message());
+    if (auto s = run.salvager->WriteManifest(); !s) run.RunError("salvage manifest: " + s.message());
+  }
+
+  // 5. Report.
+  std::vector<json> users;
+  json timeline = json::array();
+  bool attention = !run.run_errors.empty();
+  std::map<std::string, std::string> proxy;
+  for (const auto& u : this_run) {
+    json d;
+    std::string target = target_of[u];
+    std::string phase = "queued";
+    if (opts.dry_run) {
+      auto m = run.state->GetMeta("dryrun:" + u);
+      d = m ? json::parse(*m, nullptr, false) : json::object();
+      phase = m ? "planned" : "queued";
+    } else {
+      auto st = run.state->Get(u);
+      if (st) {
+        d = st->detail.empty() ? json::object() : json::parse(st->detail, nullptr, false);
+        target = st->target;
+        phase = PhaseName(st->phase);
+        if (!d.is_discarded() && d.is_object()) d["status"] = st->status.empty() ? "pending" : st->status;
+        if (st->phase >= Phase::kVerified && d.is_object() && d.contains("done_at"))
+          timeline.push_back({{"user", u}, {"target", target}, {"status", st->status}, {"done_at", d["done_at"]}});
+      }
+    }
+    if (d.is_discarded() || !d.is_object()) d = json::object();
+    d["user"] = u;
+    d["target"] = target;
+    d["phase"] = phase;
+    if (!d.contains("status")) d["status"] = "pending";
+    if (!d.contains("folders")) d["folders"] = json::array();
+    std::string s = d["status"].get<std::string>();
+    if (s != "ok" || (!opts.dry_run && phase != "announced")) attention = true;
+    proxy[u] = target;
+    users.push_back(std::move(d));
+  }
+  std::sort(timeline.begin(), timeline.end(),
+            [](const json& a, const json& b) { return a["done_at"].get<long long>() < b["done_at"].get<long long>(); });
+
+  json report = {{"tool", "mailrescue"},
+                 {"version", MAILRESCUE_VERSION},
+                 {"command", "rescue"},
+                 {"dry_run", opts.dry_run},
+                 {"source", {{"path", opts.source}, {"size", run.salvager->info().source_size}}},
+                 {"filesystem", FilesystemJson(run)},
+                 {"users", users},
+                 {"timeline", timeline},
+                 {"errors", run.run_errors}};
+  json targets = json::array();
+  for (const auto& t : opts.targets)
+    targets.push_back({{"name", t.name}, {"spool", t.out_spool}, {"db", t.out_db}, {"in_place", t.in_place}});
+  report["targets"] = targets;
+  long long ok = 0, att = 0, pending = 0;
+  for (const auto& d : users) {
+    if (d["status"] == "ok" && (opts.dry_run || d["phase"] == "announced"))
+      ++ok;
+    else if (d["status"] == "pending")
+      ++pending;
+    else
+      ++att;
+  }
+  report["totals"] = {{"users", users.size()}, {"ok", ok}, {"attention", att}, {"pending", pending},
+                      {"placed_without_backup", placed.size()}};
+
+  if (opts.report)
+    if (auto s = WriteText(*opts.report, report.dump(2) + "\n"); !s) run.RunError(s.message());
+  std::string html_path = opts.html_report.value_or(opts.workdir + "/report.html");
+  if (auto s = WriteText(html_path, RenderHtmlReport(report)); !s) run.RunError(s.message());
+  if (!opts.dry_run) {
+    std::string pm = opts.proxy_map.value_or(opts.workdir + "/proxy.map");
+    if (auto s = WriteProxyMap(pm, proxy); !s) run.RunError(s.message());
+  }
+
+  RescueOutcome out;
+  out.summary = SummaryTable(users);
+  for (const auto& e : run.run_errors) out.summary += "error: " + e + "\n";
+  if (StopRequested()) out.summary += "stopped: run the same command again to continue\n";
+  out.summary += std::to_string(ok) + " users ok, " + std::to_string(att) + " need attention, " +
+                 std::to_string(pending) + " pending\n";
+  out.exit_code = attention || StopRequested() ? 1 : 0;
+  return out;
+}
+
+}  // namespace mr::orchestrate
