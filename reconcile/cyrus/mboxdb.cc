@@ -22,9 +22,10 @@ bool ParseNum(const std::string& s, T* out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+// For problem messages: one line, bounded, db separators shown as . and !.
 std::string Printable(std::string_view s) {
   std::string out;
-  for (char c : s.substr(0, 100)) {
+  for (char c : s.substr(0, 200)) {
     if (c == kHierSep) out.push_back('.');
     else if (c == kDomainSep) out.push_back('!');
     else if (static_cast<unsigned char>(c) < 0x20) out.push_back('?');
@@ -42,7 +43,7 @@ void ReadCommon(const Dlist& dl, MboxEntry* e, const std::string& what,
   auto num = [&](const char* key, auto* field) {
     const std::string v = dl.GetAtom(key);
     if (v.empty()) return;
-    if (!ParseNum(v, field)) problems->push_back(what + ": bad " + key + " value '" + v + "'");
+    if (!ParseNum(v, field)) problems->push_back(what + ": bad " + key + " value '" + Printable(v) + "'");
   };
   num("V", &e->uidvalidity);
   num("C", &e->createdmodseq);
@@ -151,8 +152,9 @@ std::vector<MboxEntry> EntriesFromRecords(const KvPairs& records,
       problems->push_back("mailboxes.db: unrecognized key '" + Printable(key) + "', skipped");
       continue;
     }
-    const std::string what = std::string(type == 'N' ? "mailbox " : "mailbox id ") +
-                             (type == 'N' ? InternalFromDbKey(key.substr(1)) : key.substr(1));
+    const std::string what =
+        std::string(type == 'N' ? "mailbox " : "mailbox id ") +
+        Printable(type == 'N' ? InternalFromDbKey(key.substr(1)) : key.substr(1));
     auto dl = ParseDlist(value);
     if (!dl.ok() || dl->kind != Dlist::Kind::kKvList) {
       problems->push_back(what + ": unparseable record (" +
@@ -181,22 +183,24 @@ std::vector<MboxEntry> EntriesFromRecords(const KvPairs& records,
       e.history = it->second.history;
       id_used[e.uniqueid] = true;
     } else if (!e.uniqueid.empty() && !e.deleted()) {
-      problems->push_back("mailbox " + name + ": no I record for uniqueid " + e.uniqueid);
+      problems->push_back("mailbox " + Printable(name) + ": no I record for uniqueid " +
+                          Printable(e.uniqueid));
     }
     out.push_back(std::move(e));
   }
   for (auto& [id, e] : by_id) {
     if (id_used.count(id)) continue;
     if (e.name.empty()) {
-      problems->push_back("mailbox id " + id + ": I record without a name, skipped");
+      problems->push_back("mailbox id " + Printable(id) + ": I record without a name, skipped");
       continue;
     }
     if (by_name.count(e.name)) {
-      problems->push_back("mailbox id " + id + ": I record names " + e.name +
-                          " whose N record has another uniqueid, skipped");
+      problems->push_back("mailbox id " + Printable(id) + ": I record names " +
+                          Printable(e.name) + " whose N record has another uniqueid, skipped");
       continue;
     }
-    problems->push_back("mailbox " + e.name + ": no N record, rebuilt from I record " + id);
+    problems->push_back("mailbox " + Printable(e.name) + ": no N record, rebuilt from I record " +
+                        Printable(id));
     out.push_back(std::move(e));
   }
   std::sort(out.begin(), out.end(),

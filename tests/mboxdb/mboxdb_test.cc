@@ -232,6 +232,7 @@ TEST(MboxDb, GarbageRecordsNeverCrashTheJoin) {
     std::vector<std::string> problems;
     auto got = EntriesFromRecords(recs, &problems);
     EXPECT_LE(got.size(), recs.size());
+    for (const auto& p : problems) ASSERT_EQ(p.find_first_of("\r\n"), std::string::npos) << p;
   }
 }
 
