@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -82,6 +83,27 @@ std::optional<std::uint32_t> UidOfFileName(const char* n) {
   return static_cast<std::uint32_t>(v);
 }
 
+// Cyrus renames a folder to DELETED.<name>.<hex time> on a delayed delete;
+// in the legacy layout it moves the directory and leaves the old name in
+// cyrus.header (reconstruct accepts that), so that pair is not a mismatch.
+bool IsDeletedRenameOf(const std::string& db_name, const std::string& header_name) {
+  std::string_view n = db_name;
+  std::string_view h = header_name;
+  if (auto bang = n.find('!'); bang != std::string_view::npos) {
+    if (h.substr(0, bang + 1) != n.substr(0, bang + 1)) return false;
+    n.remove_prefix(bang + 1);
+    h.remove_prefix(bang + 1);
+  }
+  constexpr std::string_view kDeleted = "DELETED.";
+  if (n.substr(0, kDeleted.size()) != kDeleted) return false;
+  n.remove_prefix(kDeleted.size());
+  auto dot = n.rfind('.');
+  if (dot == std::string_view::npos || dot + 1 == n.size()) return false;
+  for (char c : n.substr(dot + 1))
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  return n.substr(0, dot) == h;
+}
+
 struct HeaderCheck {
   bool read = false;
   std::uint32_t crc = 0;
@@ -103,7 +125,7 @@ HeaderCheck CheckHeader(const FolderSpec& spec, const std::string& dir, Findings
   }
   hc.read = true;
   hc.user_flags = h->user_flags;
-  if (h->name != spec.name)
+  if (h->name != spec.name && !IsDeletedRenameOf(spec.name, h->name))
     f.Add("cyrus.header name mismatch (header says " + h->name + ", mailboxes.db says " +
           spec.name + ")");
   if (h->uniqueid != spec.uniqueid)
