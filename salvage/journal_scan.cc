@@ -293,6 +293,7 @@ std::unordered_map<uint64_t, std::vector<JournalCopy>> ScavengeCopies(const Supe
   Walker w(sb, fs_blocks, read);
   std::vector<uint8_t> b(sb.blocksize);
   std::set<uint32_t> done;
+  std::unordered_map<uint64_t, uint32_t> revoked;  // block -> newest revoking sequence
   for (uint32_t blk = sb.first; blk < sb.LogEnd(); ++blk) {
     if (!read(blk, b).ok()) continue;
     BlockHeader h = ReadHeader(b);
@@ -302,7 +303,18 @@ std::unordered_map<uint64_t, std::vector<JournalCopy>> ScavengeCopies(const Supe
     if (!t.committed) continue;
     done.insert(h.sequence);
     for (const auto& c : t.copies) out[c.fs_block].push_back(c);
+    for (uint64_t r : t.revokes) {
+      auto [it, fresh] = revoked.emplace(r, h.sequence);
+      if (!fresh && RevokeCancels(h.sequence, it->second)) it->second = h.sequence;
+    }
   }
+  // A revoked copy describes a block that was freed afterwards: not a fallback.
+  for (auto& [blk, v] : out) {
+    auto r = revoked.find(blk);
+    if (r == revoked.end()) continue;
+    std::erase_if(v, [&](const JournalCopy& c) { return RevokeCancels(r->second, c.sequence); });
+  }
+  std::erase_if(out, [](const auto& kv) { return kv.second.empty(); });
   const uint32_t ref = sb.sequence;
   for (auto& [blk, v] : out) {
     std::sort(v.begin(), v.end(), [ref](const JournalCopy& a, const JournalCopy& c) {

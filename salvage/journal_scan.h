@@ -85,6 +85,8 @@ std::map<uint64_t, JournalCopy> BuildReplayMap(const JournalScan& scan);
 // Every block copy in any complete (committed, checksums passing) transaction
 // found anywhere in the log area, including old ones already checkpointed,
 // grouped by fs block, newest first (sequence order relative to sb.sequence).
+// Copies cancelled by a revoke record of an equal or later transaction found
+// there are left out (the block was freed after them).
 // Reads the whole journal: call it lazily, only when a live block is unreadable.
 std::unordered_map<uint64_t, std::vector<JournalCopy>> ScavengeCopies(const jbd2::Superblock& sb,
                                                                       uint64_t fs_blocks,

@@ -358,5 +358,20 @@ TEST(JournalScan, ScavengeFindsCheckpointedTransactions) {
   EXPECT_EQ(copies[101].size(), 1u);
 }
 
+TEST(JournalScan, ScavengeLeavesOutRevokedCopies) {
+  JournalBuilder jb(1024, 64, Csum::kV3, true);
+  jb.Begin(1, 1);
+  jb.Append(TxnSpec{{{100, jb.Fill(1)}, {200, jb.Fill(1)}}, {}, true});
+  jb.Append(TxnSpec{{}, {100}, true});                // 100 freed after transaction 1
+  jb.Append(TxnSpec{{{200, jb.Fill(3)}}, {}, true});
+  jb.Append(TxnSpec{{}, {200}, true});                // 200 freed ...
+  jb.Append(TxnSpec{{{200, jb.Fill(5)}}, {}, true});  // ... and reused as metadata later
+  jb.Begin(0, 6);
+  auto copies = ScavengeCopies(jb.superblock(), kFsBlocks, jb.Reader());
+  EXPECT_FALSE(copies.count(100));
+  ASSERT_EQ(copies[200].size(), 1u);
+  EXPECT_EQ(copies[200][0].sequence, 5u);
+}
+
 }  // namespace
 }  // namespace mr::salvage
