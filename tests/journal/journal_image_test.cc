@@ -5,6 +5,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -288,6 +289,42 @@ TEST_F(JournalImageV3, WritesThroughTheOverlayAreRefused) {
   EXPECT_EQ(io_channel_zeroout(over.fs->io, dir_block_, 1), EXT2_ET_RO_FILSYS);
   EXPECT_EQ(ext2fs_flush(over.fs), EXT2_ET_RO_FILSYS);
   EXPECT_EQ(Sha256(img_), sha_before);
+}
+
+int g_read_errors = 0;
+errcode_t ZeroFillOnError(io_channel, unsigned long, int, void* data, size_t size, int, errcode_t) {
+  ++g_read_errors;
+  std::memset(data, 0, size);
+  return 0;
+}
+
+TEST_F(JournalImageV3, InnerReadErrorsReachTheOverlaysReadErrorHook) {
+  LogTxns(3, {Jw{{dir_block_}}});
+  Zero({dir_block_});
+  auto j = Load(img_);
+  const std::string cut = dir_ / "cut.img";
+  Sh("cp " + img_ + " " + cut + " && truncate -s 60M " + cut);  // the last 4 MiB are gone
+  auto ov = JournalOverlay::Create(j, cut, unix_io_manager);
+  ASSERT_TRUE(ov.ok());
+  auto fs = OpenWithJournalOverlay(**ov, 0);
+  ASSERT_TRUE(fs.ok()) << fs.error().message;
+  FsCloser over{*fs};
+  const uint64_t last = ext2fs_blocks_count(over.fs->super) - 1;
+  std::vector<uint8_t> buf(4096, 0xaa);
+  EXPECT_NE(io_channel_read_blk64(over.fs->io, last, 1, buf.data()), 0);  // no hook: the error
+  over.fs->io->read_error = ZeroFillOnError;
+  g_read_errors = 0;
+  EXPECT_EQ(io_channel_read_blk64(over.fs->io, last, 1, buf.data()), 0);
+  EXPECT_EQ(g_read_errors, 1);
+  EXPECT_EQ(buf, std::vector<uint8_t>(4096, 0));
+  // A read mixing journal-served and live blocks still works.
+  std::vector<uint8_t> two(8192);
+  EXPECT_EQ(io_channel_read_blk64(over.fs->io, dir_block_, 2, two.data()), 0);
+  std::vector<uint8_t> first(two.begin(), two.begin() + 4096);
+  std::vector<uint8_t> dir(4096);
+  ASSERT_TRUE(j->ReadCopy(over.fs, *j->Lookup(dir_block_), dir).ok());
+  EXPECT_EQ(first, dir);
+  EXPECT_EQ(g_read_errors, 1);
 }
 
 TEST_F(JournalImageV3, UnknownOverlayNameIsRejected) {
