@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""End-to-end judge: damaged image -> salvage -> reconcile -> verify -> real Cyrus.
+
+Usage: e2e_judge.py --case NAME --build-dir B [--source-dir S] [--keep]
+       e2e_judge.py --list
+
+One case = one fixture set (B/fixture-data/<set>/, built by the ctest fixture
+`cyrus_store`) plus at most one damage recipe (fixtures/damage/<case>.sh). The
+run, in a private work directory under B/e2e-work/<case>/:
+
+  1. copy <set>/current.img and damage the copy (the recipe prints what it hit);
+  2. `mailrescue salvage` the copy                          (exit 0 or 1);
+  3. `mailrescue reconcile` with <set>/backup as the backup  (exit 0 or 1);
+  4. `mailrescue verify` on the output                       (must exit 0);
+  5. `cyrus_env.py check`: real `reconstruct -n` finds nothing to fix;
+  6. `cyrus_env.py truth`: real imapd serves every user; the folders and
+     messages it serves are compared with truth-current.json (SPEC rules):
+     - nothing lost: every current message is served, or reconcile reported it
+       unrecoverable (by folder and uid);
+     - nothing resurrected: every served message is a current one, or a backup
+       one in a folder the damage hit (no evidence of deletion there) or one
+       reconcile reports as renumbered;
+     - no duplicates; INTERNALDATE and size kept; flags, uidvalidity and
+       uniqueid kept where the folder's own metadata was not hit;
+     - `exact` cases (damage that loses nothing): the served store equals
+       truth-current.json exactly.
+Exit 0 when the case passes; 1 with one line per violation otherwise; 2 when
+the case cannot be run (missing fixture set or tool).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+# name: (fixture set, damage recipe + args or None, extra salvage args, exact?)
+CASES = {
+    "pristine-uuid": ("small-uuid", None, [], True),
+    "pristine-legacy": ("small-legacy", None, [], True),
+    "zero-superblock": ("small-uuid", ["zero_superblock.sh"], [], True),
+    "unlink-folder": ("small-uuid", ["unlink_folder.sh"], [], True),
+    "index-garbage": ("small-uuid", ["index_garbage.sh"], [], False),
+    "dir-block-garbage": ("damage-uuid", ["dir_block_garbage.sh"], [], True),
+    "inode-table-zero": ("damage-uuid", ["inode_table_zero.sh"], [], False),
+    "badmap": ("damage-uuid", ["badmap.sh", "{work}/image.map"],
+               ["--badmap", "{work}/image.map"], False),
+    "journal-unreplayed": ("small-uuid", ["journal_unreplayed.sh"], [], True),
+    "legacy-index-garbage": ("small-legacy", ["index_garbage.sh"], [], False),
+}
+
+
+class CaseError(Exception):
+    """The case could not be run at all (exit 2)."""
+
+
+def run(cmd, log, ok=(0,), capture=False):
+    t = time.monotonic()
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with open(log, "a") as f:
+        f.write(f"$ {' '.join(cmd)}\n# exit {r.returncode} in {time.monotonic() - t:.1f}s\n")
+        f.write(r.stdout[-20000:] + r.stderr[-20000:] + "\n")
+    if r.returncode not in ok:
+        tail = (r.stdout + r.stderr).strip().splitlines()[-15:]
+        raise AssertionError(f"{os.path.basename(cmd[0])} {cmd[1] if len(cmd) > 1 else ''} "
+                             f"exited {r.returncode} (wanted {ok}):\n  " + "\n  ".join(tail))
+    return r
+
+
+def strings_in(obj):
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from strings_in(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from strings_in(v)
+
+
+def damaged_folders(damage, current):
+    """(user, folder) pairs the damage recipe names (by uniqueid, mailbox or path)."""
+    texts = list(strings_in(damage)) if damage else []
+    hit = set()
+    for user, folders in current["users"].items():
+        for folder, f in folders.items():
+            uid = f.get("uniqueid") or ""
+            internal = "user." + user + folder[len("INBOX"):]
+            legacy_tail = "/user/" + user + folder[len("INBOX"):].replace(".", "/")
+            for t in texts:
+                if (uid and uid in t) or t == internal or t.rstrip("/").endswith(legacy_tail):
+                    hit.add((user, folder))
+    return hit
+
+
+def reported(reconcile_report):
+    """Per (user, folder): unrecoverable uids, renumbered (new) uids, problems."""
+    lost, renum = {}, {}
+    for u in reconcile_report.get("users", []):
+        for f in u.get("folders", []):
+            key = (u["user"], f.get("name"))
+            lost[key] = {int(x["uid"]) for x in f.get("unrecoverable", []) if "uid" in x}
+            renum[key] = set()
+            for x in f.get("renumbered", []):
+                for k in ("new_uid", "uid", "to"):
+                    if isinstance(x, dict) and k in x:
+                        renum[key].add(int(x[k]))
+    return lost, renum
+
+
+def judge(case_exact, current, backup, served, damage, rec):
+    v = []
+    hit = damaged_folders(damage, current)
+    hit_users = {u for u, _ in hit}
+    lost, renum = reported(rec)
+    cu, su, bu = current["users"], served["users"], backup["users"]
+    for user in sorted(set(cu) | set(su)):
+        if user not in su:
+            v.append(f"{user}: user not served")
+            continue
+        if user not in cu:
+            if user not in bu:
+                v.append(f"{user}: served but exists in neither current nor backup")
+            continue
+        for folder in sorted(set(cu[user]) | set(su[user])):
+            where = f"{user}/{folder}"
+            c = cu[user].get(folder)
+            s = su[user].get(folder)
+            b = bu.get(user, {}).get(folder)
+            if s is None:
+                v.append(f"{where}: folder not served")
+                continue
+            if c is None:
+                if not (b and user in hit_users):
+                    v.append(f"{where}: folder served but deleted since the backup")
+                continue
+            meta_hit = (user, folder) in hit
+            if not meta_hit or case_exact:
+                for k in ("uidvalidity", "uniqueid"):
+                    if c.get(k) != s.get(k):
+                        v.append(f"{where}: {k} {s.get(k)} (current {c.get(k)})")
+            cm, sm, bm = c["messages"], s["messages"], (b or {}).get("messages", {})
+            c_by_sha = {}
+            for uid, m in cm.items():
+                c_by_sha.setdefault(m["sha1"], []).append(uid)
+            s_by_sha = {}
+            for uid, m in sm.items():
+                s_by_sha.setdefault(m["sha1"], []).append(uid)
+            b_shas = {m["sha1"] for m in bm.values()}
+            gone = lost.get((user, folder), set())
+            for uid, m in cm.items():
+                if m["sha1"] not in s_by_sha and int(uid) not in gone:
+                    v.append(f"{where}: uid {uid} ({m['sha1'][:12]}) lost and not reported "
+                             "unrecoverable")
+            for uid, m in sm.items():
+                sha = m["sha1"]
+                if sha in c_by_sha:
+                    continue
+                if sha in b_shas and (meta_hit or int(uid) in renum.get((user, folder), set())):
+                    continue
+                why = "expunged since the backup" if sha in b_shas else "in neither snapshot"
+                v.append(f"{where}: uid {uid} ({sha[:12]}) served but {why}")
+            for sha, uids in s_by_sha.items():
+                if len(uids) > max(len(c_by_sha.get(sha, [])), 1):
+                    v.append(f"{where}: {sha[:12]} served {len(uids)} times (uids {uids})")
+            for uid, m in cm.items():
+                t = sm.get(uid)
+                if t is None or t["sha1"] != m["sha1"]:
+                    if case_exact:
+                        v.append(f"{where}: uid {uid} not served under its uid")
+                    continue
+                for k in ("internaldate", "size"):
+                    if t.get(k) != m.get(k):
+                        v.append(f"{where}: uid {uid} {k} {t.get(k)} (current {m.get(k)})")
+                if (not meta_hit or case_exact) and sorted(t["flags"]) != sorted(m["flags"]):
+                    v.append(f"{where}: uid {uid} flags {t['flags']} (current {m['flags']})")
+            if case_exact and len(sm) != len(cm):
+                v.append(f"{where}: {len(sm)} messages served, current has {len(cm)}")
+    return v
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--case")
+    ap.add_argument("--build-dir")
+    ap.add_argument("--source-dir", default=os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))))
+    ap.add_argument("--cli", help="mailrescue binary (default BUILD/cli/mailrescue)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--list", action="store_true")
+    a = ap.parse_args(argv)
+    if a.list:
+        print("\n".join(CASES))
+        return 0
+    if a.case not in CASES or not a.build_dir:
+        print(f"e2e: need --case ({', '.join(CASES)}) and --build-dir", file=sys.stderr)
+        return 2
+    set_name, damage_cmd, salvage_extra, exact = CASES[a.case]
+    build = os.path.abspath(a.build_dir)
+    src = os.path.abspath(a.source_dir)
+    cli = a.cli or os.path.join(build, "cli", "mailrescue")
+    fx = os.path.join(build, "fixture-data", set_name)
+    if not os.path.exists(os.path.join(fx, "stamp")):
+        print(f"e2e: fixture set {fx} is not built (run the ctest fixture cyrus_store)",
+              file=sys.stderr)
+        return 2
+    work = os.path.join(build, "e2e-work", a.case)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    os.chmod(work, 0o755)
+    log = os.path.join(work, "log.txt")
+    t0 = time.monotonic()
+    try:
+        img = os.path.join(work, "image.img")
+        subprocess.run(["cp", "--sparse=always", os.path.join(fx, "current.img"), img], check=True)
+        damage = None
+        if damage_cmd:
+            cmd = [os.path.join(src, "fixtures", "damage", damage_cmd[0]), img] + \
+                  [x.format(work=work) for x in damage_cmd[1:]]
+            r = run(cmd, log)
+            damage = json.loads(r.stdout)
+            with open(os.path.join(work, "damage.json"), "w") as f:
+                json.dump(damage, f, indent=1)
+        salv = os.path.join(work, "salvaged")
+        run([cli, "-q", "salvage", img, "--out", salv, "--report",
+             os.path.join(work, "salvage-report.json")] +
+            [x.format(work=work) for x in salvage_extra], log, ok=(0, 1))
+        out_spool = os.path.join(work, "out", "spool")
+        out_conf = os.path.join(work, "out", "conf")
+        rec_report = os.path.join(work, "reconcile-report.json")
+        run([cli, "-q", "reconcile", "--salvaged", salv,
+             "--backup-spool", os.path.join(fx, "backup", "spool"),
+             "--backup-db", os.path.join(fx, "backup", "conf", "mailboxes.db"),
+             "--out-spool", out_spool, "--out-db", os.path.join(out_conf, "mailboxes.db"),
+             "--report", rec_report, "--no-fsync"], log, ok=(0, 1))
+        run([cli, "-q", "verify", "--spool", out_spool, "--db",
+             os.path.join(out_conf, "mailboxes.db"), "--report",
+             os.path.join(work, "verify-report.json")], log)
+        legacy = ["--legacy"] if "legacy" in set_name else []
+        env = [sys.executable, os.path.join(src, "fixtures", "cyrus_env.py")]
+        run(env + ["check", "--spool", out_spool, "--conf", out_conf] + legacy, log)
+        served_path = os.path.join(work, "truth-served.json")
+        run(env + ["truth", "--spool", out_spool, "--conf", out_conf, "--out", served_path] +
+            legacy, log)
+        with open(os.path.join(fx, "truth-current.json")) as f:
+            current = json.load(f)
+        with open(os.path.join(fx, "truth-backup.json")) as f:
+            backup = json.load(f)
+        with open(served_path) as f:
+            served = json.load(f)
+        with open(rec_report) as f:
+            rec = json.load(f)
+        violations = judge(exact, current, backup, served, damage, rec)
+    except AssertionError as e:
+        violations = [str(e)]
+    except (OSError, ValueError, subprocess.CalledProcessError) as e:
+        print(f"e2e {a.case}: cannot run: {e}", file=sys.stderr)
+        return 2
+    dt = time.monotonic() - t0
+    if violations:
+        print(f"e2e {a.case}: FAIL in {dt:.1f}s ({len(violations)} violations; log {log})")
+        for line in violations[:200]:
+            print(f"  {line}")
+        return 1
+    print(f"e2e {a.case}: ok in {dt:.1f}s")
+    if not a.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
