@@ -67,11 +67,12 @@ errcode_t ReadBlk64(io_channel ch, unsigned long long block, int count, void* da
   const auto& map = j.replay_map();
   const uint64_t bs = j.blocksize();
   const uint64_t cbs = static_cast<uint64_t>(ch->block_size);
-  // A block number so large that its byte range overflows cannot hit the map:
-  // let the inner channel refuse it.
-  const bool overflows = cbs == 0 || block > UINT64_MAX / cbs || block * cbs > UINT64_MAX - size;
-  const uint64_t off = overflows ? 0 : block * cbs, end = off + size;
-  auto it = overflows ? map.end() : map.lower_bound(off / bs);
+  // A byte range past what a file offset can express is a bad request (unix_io
+  // would wrap it around and read block 0 instead).
+  constexpr uint64_t kMaxOffset = static_cast<uint64_t>(INT64_MAX);
+  if (cbs == 0 || block > kMaxOffset / cbs || block * cbs > kMaxOffset - size) return EXT2_ET_INVALID_ARGUMENT;
+  const uint64_t off = block * cbs, end = off + size;
+  auto it = map.lower_bound(off / bs);
   if (it == map.end() || it->first > (end - 1) / bs) {
     errcode_t err = io_channel_read_blk64(c->inner, block, count, data);
     return err ? Fail(ch, block, count, data, size, err) : 0;
