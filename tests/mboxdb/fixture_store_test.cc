@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "cyrus_env.h"
+#include "reconcile/cyrus/dlist.h"
 #include "reconcile/cyrus/mboxdb.h"
 #include "reconcile/cyrus/twoskip.h"
 
@@ -73,6 +75,31 @@ TEST_P(FixtureMboxDb, ReadsCyrusDbAndRewritesItByteForByte) {
   std::string theirs = root.Tool("cyr_dbtool", cyrus_copy + " twoskip show", &rc);
   ASSERT_EQ(rc, 0);
   EXPECT_EQ(testing::MaskMtimes(ours), testing::MaskMtimes(theirs));
+}
+
+// Every cyrus.header Cyrus wrote in the stores: its dlist line prints back byte for byte.
+TEST(FixtureDlist, EveryCyrusHeaderLineRoundTrips) {
+  std::size_t n = 0;
+  for (const char* store : {"small-uuid", "small-legacy"}) {
+    for (const auto& ent :
+         std::filesystem::recursive_directory_iterator(FixtureDir() + "/" + store)) {
+      if (ent.path().filename() != "cyrus.header") continue;
+      auto bytes = testing::Slurp(ent.path().string());
+      std::string text(bytes.begin(), bytes.end());
+      std::size_t p = text.find("\n%(");
+      ASSERT_NE(p, std::string::npos) << ent.path();
+      std::string line = text.substr(p + 1);
+      ASSERT_FALSE(line.empty());
+      ASSERT_EQ(line.back(), '\n') << ent.path();
+      line.pop_back();
+      auto d = ParseDlist(line);
+      ASSERT_TRUE(d.ok()) << ent.path() << ": " << d.error().message;
+      EXPECT_EQ(FormatDlist(*d), line) << ent.path();
+      EXPECT_FALSE(d->GetAtom("I").empty());
+      ++n;
+    }
+  }
+  EXPECT_GT(n, 50u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, FixtureMboxDb,
