@@ -242,46 +242,46 @@ std::uint64_t LastCommitEnd(std::span<const std::uint8_t> f) {
   return last;
 }
 
-// Linear scan for records whose CRCs check; see the header for the rules.
+// Linear scan for records whose CRCs check; see the header for the rules. Keeps only
+// offsets per record (pointers are re-read when needed) so memory stays small.
 std::map<std::string, std::string> Scan(std::span<const std::uint8_t> f, std::uint64_t end,
                                         std::vector<std::string>* problems) {
-  std::vector<Rec> records;
-  std::vector<std::size_t> deletes;
-  std::vector<Rec> all;  // every readable record, for the incoming-pointer test
-  std::size_t skipped = 0;
-  std::size_t off = kDummyOffset;
+  struct Found {
+    std::size_t off, len, keyoff, keylen, vallen;
+    std::uint8_t type;
+  };
+  std::vector<Found> found;  // every readable record, in file order
+  std::size_t skipped = 0, last_delete = 0;
   std::string why;
-  while (off + 8 <= f.size()) {
+  for (std::size_t off = kDummyOffset; off + 8 <= f.size();) {
     if (std::memcmp(f.data() + off, kBlank, 8) == 0) { off += 8; continue; }
     auto r = ReadRecord(f, off, &why);
     if (!r) { off += 8; ++skipped; continue; }
-    if (r->type == kRecord) {
-      if (r->tail_ok) {
-        records.push_back(*r);
-      } else {
-        problems->push_back("twoskip: record '" + Printable(KeyOf(f, *r)) + "' at " +
-                            Hex(r->off) + ": value CRC mismatch, dropped");
-      }
-    } else if (r->type == kDelete) {
-      deletes.push_back(r->off);
+    if (r->type == kRecord && !r->tail_ok) {
+      problems->push_back("twoskip: record '" + Printable(KeyOf(f, *r)) + "' at " +
+                          Hex(r->off) + ": value CRC mismatch, dropped");
+    } else {
+      found.push_back(Found{r->off, r->len, r->keyoff, r->keylen, r->vallen, r->type});
+      if (r->type == kDelete) last_delete = std::max(last_delete, r->off);
     }
-    all.push_back(*r);
     off += r->len;
   }
   if (skipped) {
     problems->push_back("twoskip: skipped " + std::to_string(skipped * 8) +
                         " unreadable bytes while scanning");
   }
-  auto committed = [&](const Rec& r) { return r.off + r.len <= end; };
+  auto key_of = [&](const Found& r) {
+    return std::string(reinterpret_cast<const char*>(f.data() + r.keyoff), r.keylen);
+  };
   // newest committed version of each key
-  std::map<std::string, const Rec*> newest;
-  for (const Rec& r : records) {
-    if (!committed(r)) continue;
-    auto [it, inserted] = newest.emplace(KeyOf(f, r), &r);
+  std::map<std::string, const Found*> newest;
+  std::size_t uncommitted = 0;
+  for (const Found& r : found) {
+    if (r.type != kRecord) continue;
+    if (r.off + r.len > end) { ++uncommitted; continue; }
+    auto [it, inserted] = newest.emplace(key_of(r), &r);
     if (!inserted && it->second->off < r.off) it->second = &r;
   }
-  std::size_t uncommitted = 0;
-  for (const Rec& r : records) uncommitted += committed(r) ? 0 : 1;
   if (uncommitted) {
     problems->push_back("twoskip: ignored " + std::to_string(uncommitted) +
                         " uncommitted record(s)");
@@ -290,18 +290,19 @@ std::map<std::string, std::string> Scan(std::span<const std::uint8_t> f, std::ui
   // record: through its current level-0 slot (the other slot keeps the pre-transaction
   // pointer) or a higher level (rewritten in place on delete).
   std::set<std::uint64_t> pointed;
-  for (const Rec& r : all) {
-    bool live_source = r.type == kDummy || r.type == kDelete;
-    if (r.type == kRecord) {
-      auto it = newest.find(KeyOf(f, r));
-      live_source = r.tail_ok && it != newest.end() && it->second->off == r.off;
+  if (last_delete) {
+    for (const Found& r : found) {
+      if (r.type == kCommit) continue;
+      if (r.type == kRecord) {
+        auto it = newest.find(key_of(r));
+        if (it == newest.end() || it->second->off != r.off) continue;
+      }
+      auto rec = ReadRecord(f, r.off, &why);
+      if (!rec) continue;
+      pointed.insert(Next0(*rec, end));
+      for (std::size_t i = 2; i <= rec->level; ++i) pointed.insert(rec->ptr[i]);
     }
-    if (!live_source) continue;
-    pointed.insert(Next0(r, end));
-    for (std::size_t i = 2; i <= r.level; ++i) pointed.insert(r.ptr[i]);
   }
-  const std::size_t last_delete =
-      deletes.empty() ? 0 : *std::max_element(deletes.begin(), deletes.end());
   std::map<std::string, std::string> out;
   for (const auto& [key, r] : newest) {
     if (last_delete > r->off && !pointed.count(r->off)) {
@@ -309,7 +310,8 @@ std::map<std::string, std::string> Scan(std::span<const std::uint8_t> f, std::ui
                           " is no longer linked after a delete; treated as deleted");
       continue;
     }
-    out.emplace(key, ValOf(f, *r));
+    out.emplace(key, std::string(reinterpret_cast<const char*>(f.data() + r->keyoff + r->keylen),
+                                 r->vallen));
   }
   return out;
 }
