@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <set>
 
 #include "common/sha1.h"
 #include "salvage/file_data.h"
@@ -96,6 +97,15 @@ class GroupRunner {
     Collect();
     for (auto d : dirs_)
       if (Status s = env_.out->MakeDir(c_.out[d]); !s.ok()) return s;
+    // Parents that are not nodes of this group (lost+found/, a folder in another group).
+    std::set<std::string> parents;
+    for (const auto& it : items_)
+      for (auto n : it.nodes) {
+        auto slash = c_.out[n].rfind('/');
+        if (slash != std::string::npos) parents.insert(c_.out[n].substr(0, slash));
+      }
+    for (const auto& p : parents)
+      if (Status s = env_.out->MakeDir(p); !s.ok()) return s;
     if (env_.snapshot) {
       env_.snapshot->phase = c_.group_names[group_];
       env_.snapshot->files_total += items_.size();

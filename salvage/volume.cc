@@ -316,6 +316,19 @@ Result<std::pair<OpenPlan, FsInfo>> Volume::Plan(const std::shared_ptr<Source>& 
     }
   }
   CheckDescriptors(src, opened.fs, &opened.plan, &info);
+  {
+    // Not even group 0's inode table is in the source (a badly truncated image).
+    const std::uint64_t it_end =
+        (ext2fs_inode_table_loc(opened.fs, 0) + opened.fs->inode_blocks_per_group) *
+        std::uint64_t(opened.fs->blocksize);
+    if (src->size() < it_end) {
+      const std::uint64_t need = ext2fs_blocks_count(opened.fs->super) * std::uint64_t(opened.fs->blocksize);
+      ext2fs_free(opened.fs);
+      return Error{Code::kCannotOpen, src->path() + ": truncated: " + std::to_string(src->size()) +
+                                          " bytes where the filesystem needs " + std::to_string(need) +
+                                          "; not even the first inode table is there"};
+    }
+  }
   FillInfo(opened.fs, *src, &info);
   info.superblock_used = opened.plan.superblock;
   if (info.image_bytes_needed > src->size())

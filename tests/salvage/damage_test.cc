@@ -1,0 +1,208 @@
+// One test per damage case: build a tiny image, damage it the way the field
+// does, salvage, and assert what must come back. The image's SHA-256 must be
+// the same after every run.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <set>
+
+#include "common/sha1.h"
+#include "test_util.h"
+
+namespace mr::salvage {
+namespace {
+
+using namespace test;
+
+std::string Name(int i) {
+  char b[64];
+  std::snprintf(b, sizeof b, "message-file-number-%04d.", i);
+  return b;
+}
+
+const std::string kHeaderMagic =
+    "\241\002\213\015Cyrus mailbox header\n\"The best thing about this system was that it had "
+    "lots of goals.\"\n\t--Jim Morris on Andrew\n";
+
+void StageMailbox(const std::string& spool, const std::string& id, const std::string& name,
+                  const std::vector<std::string>& messages) {
+  const std::string dir = spool + "/uuid/" + id.substr(0, 1) + "/" + id.substr(1, 1) + "/" + id;
+  WriteText(dir + "/cyrus.header", kHeaderMagic + "%(T e N " + name + " I " + id + " A %(x lrs))\n");
+  // Minimal cyrus.index: header + one 112-byte record per message (uid, GUID at 60).
+  std::string idx(160 + 112 * messages.size(), '\0');
+  auto be = [&](size_t off, std::uint32_t v) {
+    idx[off] = static_cast<char>(v >> 24); idx[off + 1] = static_cast<char>(v >> 16);
+    idx[off + 2] = static_cast<char>(v >> 8); idx[off + 3] = static_cast<char>(v);
+  };
+  be(8, 17); be(12, 160); be(16, 112); be(20, static_cast<std::uint32_t>(messages.size()));
+  for (size_t i = 0; i < messages.size(); ++i) {
+    be(160 + 112 * i, static_cast<std::uint32_t>(i + 1));
+    Digest d = Sha1Of(std::string_view(messages[i]));
+    std::memcpy(idx.data() + 160 + 112 * i + 60, d.data(), 20);
+    WriteText(dir + "/" + std::to_string(i + 1) + ".", messages[i]);
+  }
+  WriteText(dir + "/cyrus.index", idx);
+}
+
+std::set<std::string> LostFoundContents(const std::string& out) {
+  std::set<std::string> s;
+  if (!fs::exists(out + "/lost+found")) return s;
+  for (auto& e : fs::directory_iterator(out + "/lost+found"))
+    if (e.is_regular_file()) s.insert(ReadText(e.path()));
+  return s;
+}
+
+TEST(SalvageDamage, ZeroedPrimarySuperblockRecoversEverything) {
+  TempDir t;
+  for (int i = 0; i < 60; ++i) WriteText(t / ("stage/d" + std::to_string(i % 3) + "/" + Name(i)), Name(i) + std::string(static_cast<size_t>(i * 50), 'q'));
+  MakeImage(t / "stage", t / "img", "20M", "-b 1024");
+  Sh("dd if=/dev/zero of=" + Quote(t / "img") + " bs=1024 seek=1 count=1 conv=notrunc");
+  const std::string before = Sha256(t / "img");
+  auto r = Salvage(t / "img", t / "out", "--jobs 2");
+  EXPECT_EQ(r.rc, 1) << r.out;  // done, with damage to report
+  EXPECT_EQ(Sha256(t / "img"), before);
+  auto m = Manifest(t / "out");
+  EXPECT_EQ(m["filesystem"]["superblock_used"], 8193);
+  for (int i = 0; i < 60; ++i)
+    EXPECT_EQ(ReadText(t / ("out/spool/d" + std::to_string(i % 3) + "/" + Name(i))),
+              Name(i) + std::string(static_cast<size_t>(i * 50), 'q'));
+  EXPECT_EQ(m["totals"]["files"], 60);
+  EXPECT_EQ(m["totals"]["damaged_files"], 0);
+  // Forcing the same backup works too.
+  auto f = Salvage(t / "img", t / "forced", "--superblock 8193 --blocksize 1024");
+  EXPECT_EQ(Manifest(t / "forced")["totals"]["files"], 60) << f.out;
+}
+
+TEST(SalvageDamage, GarbageDirectoryBlockCostsOnlyItsEntriesAndTheScanFindsThem) {
+  TempDir t;
+  const int n = 400;
+  for (int i = 0; i < n; ++i) WriteText(t / ("stage/big/" + Name(i)), "content of " + Name(i));
+  MakeImage(t / "stage", t / "img", "16M");
+  auto z = Debugfs(t / "img", "zap_block -f /big -p 0xa5 2", true);
+  ASSERT_EQ(z.rc, 0) << z.out;
+  const std::string before = Sha256(t / "img");
+  auto r = Salvage(t / "img", t / "out");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_EQ(Sha256(t / "img"), before);
+  auto lost = LostFoundContents(t / "out");
+  int in_place = 0, in_lost = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::string want = "content of " + Name(i);
+    if (fs::exists(t / ("out/spool/big/" + Name(i)))) {
+      EXPECT_EQ(ReadText(t / ("out/spool/big/" + Name(i))), want);
+      ++in_place;
+    } else {
+      EXPECT_TRUE(lost.count(want)) << Name(i) << " neither in place nor in lost+found";
+      ++in_lost;
+    }
+  }
+  EXPECT_GT(in_lost, 20);   // a 4 KiB block holds ~110 of these entries
+  EXPECT_LT(in_lost, 150);
+  EXPECT_EQ(in_place + in_lost, n);
+  auto m = Manifest(t / "out");
+  bool marked = false;
+  for (const auto& d : m["dirs"])
+    if (d["path"] == "spool/big") marked = !d["complete"].get<bool>();
+  EXPECT_TRUE(marked) << "spool/big must be complete:false";
+  EXPECT_EQ(m["totals"]["lost_found"], in_lost);
+}
+
+TEST(SalvageDamage, ZeroedInodeTableBlockKeepsTheOtherFilesOfTheFolder) {
+  TempDir t;
+  for (int i = 0; i < 60; ++i) WriteText(t / ("stage/f/" + Name(i)), "body " + std::to_string(i));
+  MakeImage(t / "stage", t / "img", "16M");
+  auto im = Debugfs(t / "img", "imap /f/" + Name(30));
+  auto p = im.out.find("located at block ");
+  ASSERT_NE(p, std::string::npos) << im.out;
+  const unsigned long blk = std::stoul(im.out.substr(p + 17));
+  ASSERT_EQ(Debugfs(t / "img", "zap_block -p 0 " + std::to_string(blk), true).rc, 0);
+  const std::string before = Sha256(t / "img");
+  auto r = Salvage(t / "img", t / "out");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_EQ(Sha256(t / "img"), before);
+  int ok = 0;
+  for (int i = 0; i < 60; ++i)
+    if (fs::exists(t / ("out/spool/f/" + Name(i)))) {
+      EXPECT_EQ(ReadText(t / ("out/spool/f/" + Name(i))), "body " + std::to_string(i));
+      ++ok;
+    }
+  EXPECT_FALSE(fs::exists(t / ("out/spool/f/" + Name(30))));
+  EXPECT_GE(ok, 60 - 16);  // one 4 KiB block holds 16 inodes of 256 bytes
+  EXPECT_LT(ok, 60);
+  auto m = Manifest(t / "out");
+  int missing = 0;
+  for (const auto& d : m["filesystem"]["damage"]) missing += d["kind"] == "missing_inode";
+  EXPECT_EQ(missing, 60 - ok);
+  for (const auto& d : m["dirs"])
+    if (d["path"] == "spool/f") {
+      EXPECT_FALSE(d["complete"].get<bool>());
+    }
+}
+
+TEST(SalvageDamage, UnlinkedMailboxFolderIsRehomedUnderItsPath) {
+  TempDir t;
+  StageMailbox(t / "stage/mail", "ab1111", "user.bob", {"msg one\r\n", "msg two\r\n"});
+  StageMailbox(t / "stage/mail", "cd2222", "user.carol", {"carol\r\n"});
+  WriteText(t / "stage/lib/mailboxes.db", "db");
+  MakeImage(t / "stage", t / "img", "16M");
+  ASSERT_EQ(Debugfs(t / "img", "unlink /mail/uuid/a/b/ab1111", true).rc, 0);
+  const std::string before = Sha256(t / "img");
+  auto r = Salvage(t / "img", t / "out");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_EQ(Sha256(t / "img"), before);
+  EXPECT_EQ(ReadText(t / "out/spool/uuid/a/b/ab1111/1."), "msg one\r\n");
+  EXPECT_EQ(ReadText(t / "out/spool/uuid/a/b/ab1111/2."), "msg two\r\n");
+  EXPECT_EQ(ReadText(t / "out/spool/uuid/c/d/cd2222/1."), "carol\r\n");
+  EXPECT_EQ(ReadText(t / "out/conf/mailboxes.db"), "db");
+  auto m = Manifest(t / "out");
+  EXPECT_EQ(m["spool_path"], "/mail");
+  EXPECT_EQ(m["config_path"], "/lib");
+  std::set<std::string> users;
+  for (const auto& u : m["users"]) {
+    users.insert(u["user"].get<std::string>());
+    EXPECT_TRUE(u["done"].get<bool>());
+  }
+  EXPECT_EQ(users, (std::set<std::string>{"bob", "carol"}));
+}
+
+TEST(SalvageDamage, LostMessageFileGoesBackToItsFolderByGuid) {
+  TempDir t;
+  StageMailbox(t / "stage/mail", "ab1111", "user.bob", {"first\r\n", "second message\r\n", "third\r\n"});
+  MakeImage(t / "stage", t / "img", "16M");
+  ASSERT_EQ(Debugfs(t / "img", "unlink /mail/uuid/a/b/ab1111/2.", true).rc, 0);
+  auto r = Salvage(t / "img", t / "out");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_EQ(ReadText(t / "out/spool/uuid/a/b/ab1111/2."), "second message\r\n");
+  EXPECT_EQ(Manifest(t / "out")["totals"]["lost_found"], 0);
+}
+
+TEST(SalvageDamage, BadmapMarksExactlyTheListedFilesDamaged) {
+  TempDir t;
+  for (int i = 0; i < 20; ++i) WriteText(t / ("stage/d/" + Name(i)), std::string(8192, static_cast<char>('A' + i)));
+  MakeImage(t / "stage", t / "img", "16M");
+  auto blocks = BlocksOf(t / "img", "/d/" + Name(7));
+  ASSERT_EQ(blocks.size(), 2u);
+  const unsigned long long off = blocks[0] * 4096ull;
+  char map[256];
+  std::snprintf(map, sizeof map, "# mapfile\n0x0 +\n0x0 0x%llx +\n0x%llx 0x1000 -\n0x%llx 0x%llx +\n", off, off,
+                off + 4096, 16ull * 1048576 - off - 4096);
+  WriteText(t / "map", map);
+  const std::string before = Sha256(t / "img");
+  auto r = Salvage(t / "img", t / "out", "--badmap " + Quote(t / "map"));
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_EQ(Sha256(t / "img"), before);
+  auto m = Manifest(t / "out");
+  int damaged = 0;
+  for (const auto& f : m["files"]) {
+    if (f["damaged"].empty()) continue;
+    ++damaged;
+    EXPECT_EQ(f["path"], "spool/d/" + Name(7));
+    EXPECT_EQ(f["damaged"], nlohmann::json::parse("[[0,4096]]"));
+  }
+  EXPECT_EQ(damaged, 1);
+  EXPECT_EQ(ReadText(t / ("out/spool/d/" + Name(7))), std::string(4096, '\0') + std::string(4096, 'H'));
+  EXPECT_EQ(ReadText(t / ("out/spool/d/" + Name(8))), std::string(8192, 'I'));
+}
+
+}  // namespace
+}  // namespace mr::salvage

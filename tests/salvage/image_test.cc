@@ -1,0 +1,192 @@
+// End-to-end salvage of clean images: the output equals the source tree.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <map>
+
+#include "common/sha1.h"
+#include "test_util.h"
+
+namespace mr::salvage {
+namespace {
+
+using namespace test;
+
+struct Entry {
+  mode_t mode = 0;
+  off_t size = 0;
+  time_t mtime = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  ino_t ino = 0;
+  std::string content;  // file bytes or symlink target
+};
+
+std::map<std::string, Entry> Snapshot(const std::string& root, bool skip_lost_found) {
+  std::map<std::string, Entry> out;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+    std::string rel = fs::relative(it->path(), root).string();
+    if (skip_lost_found && rel.rfind("lost+found", 0) == 0) continue;
+    struct stat st {};
+    ::lstat(it->path().c_str(), &st);
+    Entry e{st.st_mode, st.st_size, st.st_mtim.tv_sec, st.st_uid, st.st_gid, st.st_ino, ""};
+    if (S_ISREG(st.st_mode)) e.content = ReadText(it->path());
+    if (S_ISLNK(st.st_mode)) e.content = fs::read_symlink(it->path()).string();
+    if (S_ISDIR(st.st_mode)) e.size = 0;
+    out[rel] = e;
+  }
+  return out;
+}
+
+// Builds a staging tree covering every kind of entry salvage must keep.
+void Stage(const std::string& s) {
+  WriteText(s + "/user/bob/1.", "From: a\r\n\r\nhello\r\n");
+  WriteText(s + "/user/bob/2.", std::string(70000, 'x') + "tail");
+  WriteText(s + "/user/bob/empty", "");
+  fs::create_hard_link(s + "/user/bob/1.", s + "/user/alice-link");
+  fs::create_symlink("../bob/1.", s + "/user/short-link");
+  fs::create_symlink(std::string(100, 'L') + "/target/that/is/longer/than/sixty/bytes", s + "/user/long-link");
+  WriteText(s + "/setuid-prog", "#!/bin/sh\n");
+  ::chmod((s + "/setuid-prog").c_str(), 04751);
+  fs::create_directories(s + "/sticky");
+  ::chmod((s + "/sticky").c_str(), 01777);
+  WriteText(s + "/private", "secret");
+  ::chmod((s + "/private").c_str(), 0600);
+  ::chown((s + "/private").c_str(), 1234, 5678);
+  Sh("truncate -s 3M " + Quote(s + "/sparse") + " && printf end >> " + Quote(s + "/sparse"));
+  Sh("touch -h -d '2019-05-06 07:08:09' " + Quote(s + "/user/bob/1.") + " " + Quote(s + "/user/bob/2.") +
+     " " + Quote(s + "/user/short-link"));
+  Sh("touch -d '2018-01-01 00:00:00' " + Quote(s + "/user/bob") + " " + Quote(s + "/sticky"));
+}
+
+TEST(SalvageImage, CleanImageRoundTripKeepsNamesBytesModesTimesLinks) {
+  TempDir t;
+  Stage(t / "stage");
+  MakeImage(t / "stage", t / "img", "16M");
+  const std::string before = Sha256(t / "img");
+  auto r = Salvage(t / "img", t / "out", "--jobs 2");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(Sha256(t / "img"), before);
+  auto want = Snapshot(t / "stage", false);
+  auto got = Snapshot(t / "out/spool", true);
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [path, w] : want) {
+    SCOPED_TRACE(path);
+    auto it = got.find(path);
+    ASSERT_NE(it, got.end());
+    const Entry& g = it->second;
+    EXPECT_EQ(g.mode, w.mode);
+    EXPECT_EQ(g.size, w.size);
+    EXPECT_EQ(g.content, w.content);
+    EXPECT_EQ(g.uid, w.uid);
+    EXPECT_EQ(g.gid, w.gid);
+    if (!S_ISLNK(w.mode) || path == "user/short-link") {
+      EXPECT_EQ(g.mtime, w.mtime);
+    }
+  }
+  EXPECT_EQ(got["user/alice-link"].ino, got["user/bob/1."].ino) << "hard link not kept";
+  // Sparse stays sparse.
+  struct stat st {};
+  ASSERT_EQ(::stat((t / "out/spool/sparse").c_str(), &st), 0);
+  EXPECT_LT(st.st_blocks * 512, 1 << 20);
+  auto m = Manifest(t / "out");
+  EXPECT_EQ(m["totals"]["damaged_files"], 0);
+  EXPECT_EQ(m["totals"]["incomplete_dirs"], 0);
+  EXPECT_EQ(m["totals"]["lost_found"], 0);
+  EXPECT_EQ(m["filesystem"]["superblock_used"], 0);
+  bool found = false;
+  for (const auto& f : m["files"])
+    if (f["path"] == "spool/user/bob/1.") {
+      found = true;
+      EXPECT_EQ(f["sha1"], ToHex(Sha1Of(std::string_view("From: a\r\n\r\nhello\r\n"))));
+      EXPECT_EQ(f["size"], 18);
+      EXPECT_EQ(f["mtime"], got["user/bob/1."].mtime);
+    }
+  EXPECT_TRUE(found);
+}
+
+TEST(SalvageImage, OutputIsIdenticalForOneAndTwoJobs) {
+  TempDir t;
+  for (int d = 0; d < 6; ++d)
+    for (int f = 0; f < 40; ++f)
+      WriteText(t / ("stage/d" + std::to_string(d) + "/" + std::to_string(f) + "."),
+                std::string(static_cast<size_t>(100 + f * 97), static_cast<char>('a' + d)));
+  MakeImage(t / "stage", t / "img", "16M");
+  auto r1 = Salvage(t / "img", t / "o1", "--jobs 1");
+  auto r2 = Salvage(t / "img", t / "o2", "--jobs 2");
+  ASSERT_EQ(r1.rc, 0) << r1.out;
+  ASSERT_EQ(r2.rc, 0) << r2.out;
+  EXPECT_EQ(ReadText(t / "o1/salvage.json"), ReadText(t / "o2/salvage.json"));
+  EXPECT_EQ(Sh("diff -r " + Quote(t / "o1") + " " + Quote(t / "o2")).rc, 0);
+}
+
+TEST(SalvageImage, DryRunWritesOnlyTheReport) {
+  TempDir t;
+  WriteText(t / "stage/a/b", "bytes");
+  MakeImage(t / "stage", t / "img", "8M");
+  auto r = Sh(std::string(MR_CLI_PATH) + " -q salvage " + Quote(t / "img") + " --out " + Quote(t / "out") +
+              " --dry-run --report " + Quote(t / "report.json"));
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("dry run"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(t / "out/spool"));
+  EXPECT_FALSE(fs::exists(t / "out/salvage.json"));
+  auto j = nlohmann::json::parse(ReadText(t / "report.json"));
+  ASSERT_EQ(j["files"].size(), 1u);
+  EXPECT_EQ(j["files"][0]["path"], "spool/a/b");
+  EXPECT_EQ(j["files"][0]["size"], 5);
+}
+
+TEST(SalvageImage, RerunResumesWithoutRewritingCompleteFiles) {
+  TempDir t;
+  WriteText(t / "stage/x/1.", "one");
+  WriteText(t / "stage/x/2.", "two");
+  MakeImage(t / "stage", t / "img", "8M");
+  ASSERT_EQ(Salvage(t / "img", t / "out").rc, 0);
+  struct stat a {};
+  ::stat((t / "out/spool/x/1.").c_str(), &a);
+  fs::remove(t / "out/spool/x/2.");                 // as if killed before writing it
+  WriteText(t / "out/spool/x/garbage-leftover", "");  // not ours: left alone
+  ASSERT_EQ(Salvage(t / "img", t / "out").rc, 0);
+  struct stat b {};
+  ::stat((t / "out/spool/x/1.").c_str(), &b);
+  EXPECT_EQ(a.st_ino, b.st_ino) << "a complete file was rewritten";
+  EXPECT_EQ(ReadText(t / "out/spool/x/2."), "two");
+}
+
+TEST(SalvageImage, UnopenableSourcesExitThreeWithOneLine) {
+  TempDir t;
+  WriteText(t / "stage/f", "x");
+  MakeImage(t / "stage", t / "img", "8M");
+  Sh("head -c 1500 " + Quote(t / "img") + " > " + Quote(t / "trunc"));
+  Sh("head -c 1048576 /dev/urandom > " + Quote(t / "random"));
+  for (const char* name : {"trunc", "random", "missing"}) {
+    SCOPED_TRACE(name);
+    auto r = Salvage(t / name, t / "out");
+    EXPECT_EQ(r.rc, 3) << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    EXPECT_NE(r.out.find(name), std::string::npos) << r.out;
+    auto i = Sh(std::string(MR_CLI_PATH) + " inspect " + Quote(t / name));
+    EXPECT_EQ(i.rc, 3) << i.out;
+  }
+  auto u = Sh(std::string(MR_CLI_PATH) + " salvage " + Quote(t / "img"));
+  EXPECT_EQ(u.rc, 2) << u.out;
+}
+
+TEST(SalvageImage, InspectDescribesTheFilesystem) {
+  TempDir t;
+  WriteText(t / "stage/f", "x");
+  MakeImage(t / "stage", t / "img", "8M");
+  auto r = Sh(std::string(MR_CLI_PATH) + " inspect --json " + Quote(t / "img"));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["filesystem"]["superblock_used"], 0);
+  EXPECT_EQ(j["filesystem"]["blocksize"], 4096);
+  EXPECT_FALSE(j["filesystem"]["needs_recovery"].get<bool>());
+  auto& f = j["filesystem"]["features"];
+  EXPECT_NE(std::find(f.begin(), f.end(), "extent"), f.end());
+  auto text = Sh(std::string(MR_CLI_PATH) + " inspect " + Quote(t / "img"));
+  EXPECT_NE(text.out.find("superblock used   0 (primary)"), std::string::npos) << text.out;
+}
+
+}  // namespace
+}  // namespace mr::salvage

@@ -1,0 +1,119 @@
+// Helpers for salvage tests: temp dirs, shell commands, tiny ext4 images
+// built with mke2fs -d, SHA-256 of a file, reading salvage.json.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+namespace mr::salvage::test {
+
+namespace fs = std::filesystem;
+
+inline std::string Quote(const std::string& s) {
+  std::string o = "'";
+  for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return o + "'";
+}
+
+struct CmdResult {
+  int rc = -1;
+  std::string out;  // stdout + stderr
+};
+
+inline CmdResult Sh(const std::string& cmd) {
+  CmdResult r;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int st = ::pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "mr-salvage-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::error_code ec; fs::remove_all(path_, ec); }
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& s) const { return path_ + "/" + s; }
+
+ private:
+  std::string path_;
+};
+
+inline void WriteText(const std::string& path, const std::string& data) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
+inline std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline std::string Sha256(const std::string& path) {
+  std::string data = ReadText(path);
+  unsigned char md[32];
+  unsigned len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  char hex[65];
+  for (unsigned i = 0; i < len; ++i) std::snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  return std::string(hex, 64);
+}
+
+// mke2fs -d STAGE IMG SIZE with extra options (e.g. "-b 1024").
+inline void MakeImage(const std::string& stage, const std::string& img, const std::string& size,
+                      const std::string& opts = "-b 4096") {
+  auto r = Sh("/usr/sbin/mke2fs -F -q -t ext4 " + opts + " -d " + Quote(stage) + " " + Quote(img) + " " + size);
+  ASSERT_EQ(r.rc, 0) << r.out;
+}
+
+inline CmdResult Debugfs(const std::string& img, const std::string& req, bool write = false) {
+  return Sh("/usr/sbin/debugfs " + std::string(write ? "-w " : "") + "-R " + Quote(req) + " " + Quote(img));
+}
+
+inline CmdResult Salvage(const std::string& img, const std::string& out, const std::string& extra = "") {
+  return Sh(std::string(MR_CLI_PATH) + " -q salvage " + Quote(img) + " --out " + Quote(out) + " " + extra);
+}
+
+inline nlohmann::json Manifest(const std::string& out) {
+  return nlohmann::json::parse(ReadText(out + "/salvage.json"));
+}
+
+// Inode number of PATH inside the image (debugfs stat).
+inline unsigned long InodeOf(const std::string& img, const std::string& path) {
+  auto r = Sh("/usr/sbin/debugfs -R " + Quote("stat " + path) + " " + Quote(img) + " | head -1");
+  auto p = r.out.find("Inode: ");
+  return p == std::string::npos ? 0 : std::stoul(r.out.substr(p + 7));
+}
+
+// Physical blocks of PATH (debugfs blocks).
+inline std::vector<unsigned long> BlocksOf(const std::string& img, const std::string& path) {
+  auto r = Debugfs(img, "blocks " + path);
+  std::vector<unsigned long> out;
+  std::istringstream in(r.out);
+  std::string tok;
+  while (in >> tok)
+    if (!tok.empty() && tok.find_first_not_of("0123456789") == std::string::npos) out.push_back(std::stoul(tok));
+  return out;
+}
+
+}  // namespace mr::salvage::test
