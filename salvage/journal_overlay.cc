@@ -245,14 +245,19 @@ JournalSetup PrepareJournal(ext2_filsys plain, JournalMode mode, const std::stri
   JournalSetup out;
   auto j = LoadJournal(plain);
   if (!j.ok()) {
-    out.damage = j.error().message + "; salvaging without the journal";
+    out.damage.push_back(j.error().message + "; salvaging without the journal");
     return out;
   }
   out.journal = *j;
+  const JournalInfo& info = out.journal->info();
+  if (info.end != JournalEndName(JournalEnd::kClean) && info.end != JournalEndName(JournalEnd::kIncomplete))
+    out.damage.push_back("journal log ends on damage (" + info.end + "): " + info.end_detail +
+                         "; later transactions are not replayed");
+  for (const auto& p : info.problems) out.damage.push_back("journal: " + p);
   if (!out.journal->ShouldReplay(mode)) return out;
   auto ov = JournalOverlay::Create(out.journal, device, inner);
   if (!ov.ok()) {
-    out.damage = ov.error().message + "; salvaging without the journal";
+    out.damage.push_back(ov.error().message + "; salvaging without the journal");
     return out;
   }
   out.overlay = std::move(*ov);

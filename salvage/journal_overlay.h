@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "salvage/journal.h"
@@ -70,13 +71,16 @@ Result<ext2_filsys> OpenWithJournalOverlay(const JournalOverlay& overlay, int fl
 struct JournalSetup {
   std::shared_ptr<const Journal> journal;   // null when it could not be read
   std::unique_ptr<JournalOverlay> overlay;  // set when `mode` asks for replay
-  std::string damage;                       // one line when the journal is unusable, else ""
+  // One line each: the journal is unusable, its log ended on damage (bad
+  // checksum, malformed or unreadable block), or a block copy was skipped.
+  // An incomplete last transaction (the normal state after a crash) is not damage.
+  std::vector<std::string> damage;
 };
 
 // Loads the journal of `plain` (a read-only handle on the device) and, when
 // Journal::ShouldReplay(mode), registers an overlay over `device` opened with
 // `inner`. Never fails: an unreadable journal is reported in `damage` and
-// salvage carries on without it. Open every later handle with
+// salvage carries on without it; so are damage lines from a usable journal. Open every later handle with
 // overlay->manager() / overlay->name() (e.g. OpenPlan::manager/device_name)
 // and keep the JournalSetup alive until they are all closed.
 JournalSetup PrepareJournal(ext2_filsys plain, JournalMode mode, const std::string& device,
