@@ -382,8 +382,8 @@ void Emit(std::vector<std::uint8_t>* out, const Layout& l,
     PutBe(out, off + 4, l.vallen, 4);
   }
   for (std::size_t i = 0; i <= l.level; ++i, p += 8) PutBe(out, p, l.ptr[i], 8);
-  std::memcpy(out->data() + p + 8, key.data(), key.size());
-  std::memcpy(out->data() + p + 8 + key.size(), val.data(), val.size());
+  if (!key.empty()) std::memcpy(out->data() + p + 8, key.data(), key.size());
+  if (!val.empty()) std::memcpy(out->data() + p + 8 + key.size(), val.data(), val.size());
   const std::uint32_t tail =
       Crc32(std::span<const std::uint8_t>(out->data() + p + 8, padded));
   const std::uint32_t headcrc = Crc32(std::span<const std::uint8_t>(out->data() + off, p - off));
