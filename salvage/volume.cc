@@ -336,6 +336,15 @@ Result<std::pair<OpenPlan, FsInfo>> Volume::Plan(const std::shared_ptr<Source>& 
                                             " bytes but the filesystem spans " +
                                             std::to_string(info.image_bytes_needed) +
                                             ": the missing part reads as zeros"});
+  // Journal: committed, unreplayed transactions are served from memory (docs/journal.md).
+  JournalSetup js = PrepareJournal(opened.fs, opts.journal, src->channel_name(), SourceIoManager());
+  for (const auto& d : js.damage) info.damage.push_back({"journal", d});
+  info.journal = js.journal;
+  if (js.overlay) {  // every handle opened from this plan sees the replayed filesystem
+    opened.plan.manager = js.overlay->manager();
+    opened.plan.device_name = js.overlay->name();
+    opened.plan.journal_overlay = std::move(js.overlay);
+  }
   ext2fs_free(opened.fs);
   return std::make_pair(std::move(opened.plan), std::move(info));
 }

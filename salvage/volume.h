@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "salvage/journal_overlay.h"
 #include "salvage/source.h"
 
 namespace mr::salvage {
@@ -53,6 +54,7 @@ struct FsInfo {
   std::string state;  // "clean", "not clean", "errors"
   bool has_journal = false;
   bool needs_recovery = false;
+  std::shared_ptr<const Journal> journal;  // null: no journal or unreadable (see damage)
   std::uint64_t image_bytes_needed = 0;  // blocks_count * blocksize
   std::vector<DamageNote> damage;
 };
@@ -67,11 +69,14 @@ struct OpenPlan {
   // SourceIoManager()); null means SourceIoManager() on source->channel_name().
   io_manager manager = nullptr;
   std::string device_name;
+  // Set when the journal is replayed: manager/device_name above point into it.
+  std::shared_ptr<JournalOverlay> journal_overlay;
 };
 
 struct VolumeOptions {
   std::optional<std::uint64_t> superblock;  // forced; REQUIRES blocksize too
   std::optional<unsigned> blocksize;
+  JournalMode journal = JournalMode::kAuto;  // --journal=replay|ignore
 };
 
 class Volume {
