@@ -1,0 +1,348 @@
+// End-to-end tests of `mailrescue rescue` on the fixture factory's real-Cyrus
+// store: users back one at a time, priority followed live, one user at a time
+// per target, hook once per user, proxy map complete, resumable after SIGKILL,
+// shards that add up to a single run, and the source image never written.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/cyrus_layout.h"
+#include "common/sha1.h"
+#include "reconcile/cyrus/index.h"
+#include "reconcile/cyrus/mboxdb.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const std::string kFixture = std::string(MR_BINARY_DIR) + "/fixture-data/small-uuid";
+const std::string kCli = MR_CLI_PATH;
+
+std::string Slurp(const std::string& p) {
+  std::ifstream f(p);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string Q(const std::string& s) {
+  std::string o = "'";
+  for (char c : s) {
+    if (c == '\'')
+      o += "'\\''";
+    else
+      o += c;
+  }
+  return o + "'";
+}
+
+struct CmdResult {
+  int rc = -1;
+  std::string out, err;
+};
+
+CmdResult Sh(const std::string& cmd, const std::string& dir) {
+  std::string o = dir + "/.out", e = dir + "/.err";
+  int st = std::system((cmd + " >" + Q(o) + " 2>" + Q(e)).c_str());
+  CmdResult r;
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.out = Slurp(o);
+  r.err = Slurp(e);
+  return r;
+}
+
+std::string Sha256(const std::string& path, const std::string& dir) {
+  auto r = Sh("sha256sum " + Q(path) + " | cut -d' ' -f1", dir);
+  return r.out;
+}
+
+class Rescue : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(kFixture + "/current.img")) << "fixture missing: " << kFixture;
+    dir_ = fs::temp_directory_path() / ("mr_rescue_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+  std::string D(const std::string& rel) const { return (dir_ / rel).string(); }
+
+  // The rescue command line for the single-target layout under `sub`.
+  std::string RescueCmd(const std::string& sub, const std::string& extra = "") const {
+    return kCli + " rescue " + Q(kFixture + "/current.img") + " --backup-spool " + Q(kFixture + "/backup/spool") +
+           " --backup-db " + Q(kFixture + "/backup/conf/mailboxes.db") + " --out-spool " + Q(D(sub + "/out/spool")) +
+           " --out-db " + Q(D(sub + "/out/conf/mailboxes.db")) + " --workdir " + Q(D(sub + "/work")) +
+           " --no-fsync --report " + Q(D(sub + "/report.json")) + " --events " + Q(D(sub + "/events.jsonl")) + " " +
+           extra;
+  }
+
+  std::vector<json> Events(const std::string& sub) const {
+    std::vector<json> ev;
+    std::istringstream in(Slurp(D(sub + "/events.jsonl")));
+    std::string line;
+    while (std::getline(in, line))
+      if (!line.empty()) ev.push_back(json::parse(line));
+    return ev;
+  }
+
+  fs::path dir_;
+};
+
+// The user a mailbox belongs to, including its delayed-delete copies
+// (DELETED.user.bob.X.<hex>).
+std::string OwnerOf(const std::string& name) {
+  std::string n = name.rfind("DELETED.", 0) == 0 ? name.substr(8) : name;
+  return mr::UserOf(n);
+}
+
+std::set<std::string> FixtureUsers() {
+  std::set<std::string> users;
+  json t = json::parse(Slurp(kFixture + "/truth-current.json"));
+  for (auto& [u, _] : t["users"].items()) users.insert(u);
+  json b = json::parse(Slurp(kFixture + "/truth-backup.json"));
+  for (auto& [u, _] : b["users"].items()) users.insert(u);
+  return users;
+}
+
+// (mailbox, uid, sha1, system flags, user flags) of every live message of a store.
+std::set<std::string> StoreContent(const std::string& spool, const std::string& db) {
+  std::set<std::string> out;
+  auto entries = mr::cyrus::ReadMailboxesDb(db);
+  EXPECT_TRUE(entries.ok()) << db;
+  if (!entries.ok()) return out;
+  for (const auto& e : *entries) {
+    if (e.mbtype.find('d') != std::string::npos || e.mbtype.find('i') != std::string::npos) continue;
+    std::string rel = mr::MailboxRelDir(e.name, e.uniqueid,
+                                        e.mbtype.find('l') != std::string::npos ? mr::CyrusLayout::kLegacy
+                                                                                : mr::CyrusLayout::kUuid,
+                                        true);
+    auto idx = mr::cyrus::ReadIndexFile(spool + "/" + rel + "/cyrus.index");
+    EXPECT_TRUE(idx.ok()) << e.name;
+    if (!idx.ok()) continue;
+    out.insert(e.name + " uidvalidity " + std::to_string(idx->header.uidvalidity));
+    for (const auto& r : idx->records) {
+      if (r.system_flags & mr::cyrus::kFlagExpunged) continue;
+      std::ostringstream s;
+      s << e.name << " " << r.uid << " " << mr::ToHex(r.guid) << " " << (r.system_flags & 0x1f) << " "
+        << r.user_flags[0] << "," << r.user_flags[1];
+      out.insert(s.str());
+    }
+  }
+  return out;
+}
+
+TEST_F(Rescue, EveryUserBackVerifiedAnnouncedOnceAndSourceUntouched) {
+  std::string before = Sha256(kFixture + "/current.img", D(""));
+  std::string hook = "echo \"$MAILRESCUE_USER $MAILRESCUE_TARGET $MAILRESCUE_STATUS\" >> " + Q(D("hook.log"));
+  auto r = Sh(RescueCmd("a", "--on-user-done " + Q(hook)), D(""));
+  ASSERT_LE(r.rc, 1) << r.err;
+  EXPECT_EQ(Sha256(kFixture + "/current.img", D("")), before);
+
+  json rep = json::parse(Slurp(D("a/report.json")));
+  auto users = FixtureUsers();
+  std::set<std::string> reported;
+  for (const auto& u : rep["users"]) {
+    reported.insert(u["user"]);
+    EXPECT_EQ(u["phase"], "announced") << u["user"];
+    EXPECT_TRUE(u["status"] == "ok" || u["status"] == "attention") << u.dump();
+    EXPECT_TRUE(u["verify_problems"].empty()) << u["verify_problems"].dump();
+  }
+  EXPECT_EQ(reported, users);
+
+  // The hook ran exactly once per user, after that user was done.
+  std::map<std::string, int> calls;
+  std::istringstream hl(Slurp(D("hook.log")));
+  std::string u, t, s;
+  while (hl >> u >> t >> s) calls[u]++;
+  for (const auto& user : users) EXPECT_EQ(calls[user], 1) << user;
+
+  // Proxy map: every user, one line each.
+  std::istringstream pm(Slurp(D("a/work/proxy.map")));
+  std::set<std::string> mapped;
+  std::string line;
+  while (std::getline(pm, line)) mapped.insert(line.substr(0, line.find('\t')));
+  EXPECT_EQ(mapped, users);
+
+  // The whole output passes our verify and real Cyrus' reconstruct -n.
+  auto v = Sh(kCli + " verify --spool " + Q(D("a/out/spool")) + " --db " + Q(D("a/out/conf/mailboxes.db")), D(""));
+  EXPECT_EQ(v.rc, 0) << v.out << v.err;
+  auto c = Sh("python3 " + Q(std::string(MR_SOURCE_DIR) + "/fixtures/cyrus_env.py") + " check --spool " +
+                  Q(D("a/out/spool")) + " --conf " + Q(D("a/out/conf")),
+              D(""));
+  EXPECT_EQ(c.rc, 0) << c.out << c.err;
+
+  // A second run of the same command has nothing left to do and changes nothing.
+  auto content = StoreContent(D("a/out/spool"), D("a/out/conf/mailboxes.db"));
+  auto again = Sh(RescueCmd("a", "--on-user-done " + Q(hook)), D(""));
+  EXPECT_LE(again.rc, 1) << again.err;
+  EXPECT_EQ(StoreContent(D("a/out/spool"), D("a/out/conf/mailboxes.db")), content);
+  std::istringstream hl2(Slurp(D("hook.log")));
+  int lines = 0;
+  while (std::getline(hl2, line)) ++lines;
+  EXPECT_EQ(lines, static_cast<int>(users.size())) << "users announced twice";
+}
+
+TEST_F(Rescue, PriorityFileAppendedMidRunJumpsTheQueue) {
+  // The hook of the first finished user appends the alphabetically last user
+  // to the priority file, as a login handler would; that user must come next.
+  auto users = FixtureUsers();
+  std::string first = *users.begin();
+  std::string last = *users.rbegin();
+  std::string prio = D("logins.txt");
+  std::string hook = "[ \"$MAILRESCUE_USER\" = " + Q(first) + " ] && echo " + Q(last) + " >> " + Q(prio) + "; true";
+  auto r = Sh(RescueCmd("p", "--priority " + Q(prio) + " --on-user-done " + Q(hook)), D(""));
+  ASSERT_LE(r.rc, 1) << r.err;
+  std::vector<std::string> order;
+  for (const auto& e : Events("p"))
+    if (e["event"] == "user_started") order.push_back(e["user"]);
+  ASSERT_GE(order.size(), 3u);
+  EXPECT_EQ(order[0], first);
+  EXPECT_EQ(order[1], last);
+}
+
+TEST_F(Rescue, DryRunWritesNoTarget) {
+  auto r = Sh(RescueCmd("d", "--dry-run"), D(""));
+  ASSERT_LE(r.rc, 1) << r.err;
+  EXPECT_FALSE(fs::exists(D("d/out")));
+  json rep = json::parse(Slurp(D("d/report.json")));
+  EXPECT_EQ(rep["users"].size(), FixtureUsers().size());
+  for (const auto& u : rep["users"]) EXPECT_EQ(u["phase"], "planned") << u.dump();
+}
+
+TEST_F(Rescue, SecondProcessOnTheSameWorkdirIsRefused) {
+  fs::create_directories(D("w/work"));
+  // Hold the workdir lock with flock(1) while mailrescue tries to start.
+  auto r = Sh("flock " + Q(D("w/work/lock")) + " " + RescueCmd("w"), D(""));
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("another mailrescue"), std::string::npos) << r.err;
+}
+
+TEST_F(Rescue, KilledAtRandomPointsThenRerunEqualsAnUninterruptedRun) {
+  auto ref = Sh(RescueCmd("ref"), D(""));
+  ASSERT_LE(ref.rc, 1) << ref.err;
+  auto want = StoreContent(D("ref/out/spool"), D("ref/out/conf/mailboxes.db"));
+  ASSERT_FALSE(want.empty());
+  for (int seed : {1, 2, 3}) {
+    std::string sub = "k" + std::to_string(seed);
+    // Kill -9 from the hook of the seed-th user (mid-run, between phases of
+    // the next user), then after a short random delay on the rerun.
+    std::string hook = "n=$(cat " + Q(D(sub + ".n")) + " 2>/dev/null || echo 0); n=$((n+1)); echo $n > " +
+                       Q(D(sub + ".n")) + "; [ $n -eq " + std::to_string(seed) + " ] && kill -9 $PPID; true";
+    auto k = Sh(RescueCmd(sub, "--on-user-done " + Q(hook)), D(""));
+    EXPECT_NE(k.rc, 0);
+    std::string bg = RescueCmd(sub) + " & pid=$!; sleep 0." + std::to_string(seed * 2) +
+                     "; kill -9 $pid 2>/dev/null; wait $pid; true";
+    Sh("bash -c " + Q(bg), D(""));
+    auto fin = Sh(RescueCmd(sub), D(""));
+    ASSERT_LE(fin.rc, 1) << fin.err;
+    EXPECT_EQ(StoreContent(D(sub + "/out/spool"), D(sub + "/out/conf/mailboxes.db")), want) << "seed " << seed;
+    auto v = Sh(kCli + " verify --spool " + Q(D(sub + "/out/spool")) + " --db " +
+                    Q(D(sub + "/out/conf/mailboxes.db")),
+                D(""));
+    EXPECT_EQ(v.rc, 0) << v.out;
+  }
+}
+
+TEST_F(Rescue, ThreeShardsAddUpToOneRun) {
+  auto ref = Sh(RescueCmd("ref"), D(""));
+  ASSERT_LE(ref.rc, 1) << ref.err;
+  auto want = StoreContent(D("ref/out/spool"), D("ref/out/conf/mailboxes.db"));
+  std::multiset<std::string> seen;
+  for (int k = 0; k < 3; ++k) {
+    std::string cmd = kCli + " rescue " + Q(kFixture + "/current.img") + " --backup-spool " +
+                      Q(kFixture + "/backup/spool") + " --backup-db " + Q(kFixture + "/backup/conf/mailboxes.db") +
+                      " --out-spool " + Q(D("s/out/spool")) + " --out-db " + Q(D("s/out/conf/mailboxes.db")) +
+                      " --workdir " + Q(D("s/work" + std::to_string(k))) + " --no-fsync --shard " +
+                      std::to_string(k) + "/3 --report " + Q(D("s/report" + std::to_string(k) + ".json"));
+    auto r = Sh(cmd, D(""));
+    ASSERT_LE(r.rc, 1) << r.err;
+    json rep = json::parse(Slurp(D("s/report" + std::to_string(k) + ".json")));
+    for (const auto& u : rep["users"]) seen.insert(u["user"].get<std::string>());
+  }
+  auto users = FixtureUsers();
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), users);
+  EXPECT_EQ(seen.size(), users.size()) << "a user was in two shards";
+  EXPECT_EQ(StoreContent(D("s/out/spool"), D("s/out/conf/mailboxes.db")), want);
+}
+
+TEST_F(Rescue, TwoTargetsOneUserAtATimeEachAndUsersWhereTheirBackupIs) {
+  // Split the backup into two "servers": each holds the whole spool copy but
+  // its mailboxes.db lists only its own users.
+  auto entries = mr::cyrus::ReadMailboxesDb(kFixture + "/backup/conf/mailboxes.db");
+  ASSERT_TRUE(entries.ok());
+  std::set<std::string> backup_users;
+  for (const auto& e : *entries)
+    if (!OwnerOf(e.name).empty()) backup_users.insert(OwnerOf(e.name));
+  ASSERT_GE(backup_users.size(), 2u);
+  std::map<std::string, std::string> want_target;
+  int i = 0;
+  for (const auto& u : backup_users) want_target[u] = (i++ % 2) ? "t2" : "t1";
+  for (const char* t : {"t1", "t2"}) {
+    std::string root = D(std::string("tg/") + t);
+    fs::create_directories(root + "/conf");
+    Sh("cp -a " + Q(kFixture + "/backup/spool") + " " + Q(root + "/spool"), D(""));
+    std::vector<mr::cyrus::MboxEntry> mine;
+    for (const auto& e : *entries) {
+      if (OwnerOf(e.name).empty() || want_target[OwnerOf(e.name)] == t) {
+        mine.push_back(e);
+        continue;
+      }
+      // The other server never had this user's folders.
+      fs::remove_all(root + "/spool/" +
+                     mr::MailboxRelDir(e.name, e.uniqueid,
+                                       e.mbtype.find('l') != std::string::npos ? mr::CyrusLayout::kLegacy
+                                                                               : mr::CyrusLayout::kUuid,
+                                       true));
+    }
+    ASSERT_TRUE(mr::cyrus::WriteMailboxesDb(root + "/conf/mailboxes.db", mine, mr::cyrus::DbFormat::kTwoskip).ok());
+    std::ofstream(root + "/imapd.conf") << "configdirectory: " << root << "/conf\npartition-default: " << root
+                                        << "/spool\nhashimapspool: true\n";
+  }
+  std::string cmd = kCli + " rescue " + Q(kFixture + "/current.img") + " --target t1=" + Q(D("tg/t1/imapd.conf")) +
+                    " --target t2=" + Q(D("tg/t2/imapd.conf")) + " --workdir " + Q(D("tg/work")) +
+                    " --no-fsync --report " + Q(D("tg/report.json")) + " --events " + Q(D("tg/events.jsonl")) +
+                    " --jobs 2";
+  auto r = Sh(cmd, D(""));
+  ASSERT_LE(r.rc, 1) << r.err;
+  json rep = json::parse(Slurp(D("tg/report.json")));
+  for (const auto& u : rep["users"]) {
+    std::string name = u["user"];
+    if (want_target.count(name)) {
+      EXPECT_EQ(u["target"], want_target[name]) << name;
+    }
+    EXPECT_EQ(u["phase"], "announced") << name;
+  }
+  // Never two users at once on one target: started/done alternate per target.
+  std::map<std::string, std::string> busy;
+  for (const auto& e : Events("tg")) {
+    if (!e.contains("target")) continue;
+    std::string t = e["target"], u = e.value("user", std::string());
+    if (e["event"] == "user_started") {
+      EXPECT_TRUE(busy[t].empty()) << t << " busy with " << busy[t] << " when " << u << " started";
+      busy[t] = u;
+    } else if (e["event"] == "user_done" || e["event"] == "user_attention") {
+      EXPECT_EQ(busy[t], u);
+      busy[t].clear();
+    }
+  }
+  for (const char* t : {"t1", "t2"}) {
+    std::string root = D(std::string("tg/") + t);
+    auto v = Sh(kCli + " verify --spool " + Q(root + "/spool") + " --db " + Q(root + "/conf/mailboxes.db"), D(""));
+    EXPECT_EQ(v.rc, 0) << t << ": " << v.out;
+  }
+}
+
+}  // namespace
