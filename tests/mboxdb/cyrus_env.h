@@ -51,10 +51,13 @@ Pairs MaskMtimes(Pairs kv) {
 
 class CyrusRoot {
  public:
-  explicit CyrusRoot(const std::string& name)
+  // `extra_conf`: an imapd.conf line to add, e.g. "mboxlist_db: flat".
+  explicit CyrusRoot(const std::string& name, const std::string& extra_conf = "")
       : dir_("/tmp/mr-mboxdb-" + std::to_string(getpid()) + "-" + name) {
     int rc = 0;
-    RunCmd(std::string("sh ") + MR_SOURCE_DIR + "/tests/mboxdb/cyrus_root.sh " + dir_, &rc);
+    std::string cmd = std::string("sh ") + MR_SOURCE_DIR + "/tests/mboxdb/cyrus_root.sh " + dir_;
+    if (!extra_conf.empty()) cmd += " '" + extra_conf + "'";
+    RunCmd(cmd, &rc);
     ok_ = rc == 0;
   }
   ~CyrusRoot() { std::filesystem::remove_all(dir_); }

@@ -200,6 +200,22 @@ TEST(CyrusMboxDb, FlatAndTwoskipAgreeWithCvtCyrusdb) {
   EXPECT_EQ(*flat_entries, *entries);
 }
 
+TEST(CyrusMboxDb, FlatMailboxesDbIsServedByCyrus) {
+  CyrusRoot twoskip("flat-ref"), flat("flat", "mboxlist_db: flat");
+  ASSERT_TRUE(twoskip.ok() && flat.ok());
+  Spit(twoskip.dir() + "/dump.json", kDump);
+  int rc = 0;
+  twoskip.Tool("ctl_mboxlist", "-u < " + twoskip.dir() + "/dump.json", &rc);
+  ASSERT_EQ(rc, 0);
+  auto entries = ReadMailboxesDb(twoskip.db());
+  ASSERT_TRUE(entries.ok());
+  ASSERT_TRUE(WriteMailboxesDb(flat.db(), *entries, DbFormat::kFlat).ok());
+  flat.Chown();
+  EXPECT_EQ(DumpJson(flat), DumpJson(twoskip));
+  EXPECT_EQ(testing::MaskMtimes(Show(flat, flat.db(), "flat")),
+            testing::MaskMtimes(Show(twoskip, twoskip.db())));
+}
+
 TEST(CyrusMboxDb, CyrusEditsOfOurFileReadBackEvenWithADamagedHeader) {
   CyrusRoot root("edits");
   ASSERT_TRUE(root.ok());
