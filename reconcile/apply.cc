@@ -316,7 +316,20 @@ Result<ApplyStats> FolderWriter::Run() {
     if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, final_.c_str(), RENAME_EXCHANGE) != 0)
       return ErrnoError(final_ + ": atomic swap", errno);
     if (Status s = MoveChildDirs(tmp_, final_); !s.ok()) return s.error();
-    if (Status s = RemoveTree(tmp_); !s.ok()) return s.error();
+    if (opt_.in_place && plan_.preserve_replaced) {
+      // The backup's own (older, re-created) folder: set aside, never deleted.
+      std::string keep_dir = opt_.out_spool + "/lost+found/mailrescue";
+      if (Status s = MakeDirs(keep_dir, 0700); !s.ok()) return s.error();
+      std::string name = plan_.rel_dir;
+      for (char& c : name)
+        if (c == '/') c = '_';
+      std::string dst = keep_dir + "/replaced-" + name;
+      for (int i = 1; Exists(dst); ++i) dst = keep_dir + "/replaced-" + name + "." + std::to_string(i);
+      if (::rename(tmp_.c_str(), dst.c_str()) != 0) return ErrnoError(dst, errno);
+      stats_.set_aside = dst;
+    } else if (Status s = RemoveTree(tmp_); !s.ok()) {
+      return s.error();
+    }
   }
   if (opt_.fsync) SyncDir(DirOf(final_));
   return stats_;

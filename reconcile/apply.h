@@ -15,7 +15,9 @@
 //     planned; cyrus.header; cyrus.index last, with cache_offset/cache_crc;
 //  4. swaps it into place atomically (renameat2 RENAME_EXCHANGE, or rename
 //     when the folder is new), moves child folder directories of the legacy
-//     layout across, and removes the old directory.
+//     layout across, and removes the old directory (in place, a backup
+//     folder the plan marks preserve_replaced goes to
+//     <spool>/lost+found/mailrescue/ instead).
 // A crash at any moment leaves the folder either old or new. Message files
 // are linked/copied in parallel (TBB). Thread-safe for distinct folders.
 #pragma once
@@ -47,6 +49,7 @@ struct ApplyStats {
   std::uint64_t copied = 0;
   std::uint64_t cache_carried = 0;
   std::uint64_t cache_missing = 0;  // written with cache_offset 0 (not cached)
+  std::string set_aside;            // in place: where the replaced backup folder went
 };
 
 Result<ApplyStats> ApplyFolder(const FolderPlan& plan, const ApplyOptions& opt);

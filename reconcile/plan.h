@@ -126,6 +126,9 @@ struct FolderPlan {
   std::vector<RenumberedMessage> renumbered;
   std::vector<NotMergedMessage> not_merged;
   std::optional<Side> annotations_from;  // cyrus.annotations copied from
+  // The backup folder at this place is another folder (re-created since):
+  // writing in place must set the old one aside, not delete it.
+  bool preserve_replaced = false;
   cyrus::MboxEntry db;  // the output mailboxes.db entry
   FolderCounts counts;
   // Source folders (for the applier): rel_dir of each side, "" when absent.

@@ -242,7 +242,10 @@ void FolderPlanner::ChooseIdentity() {
   if (b_id.empty() && p_.b) b_id = p_.b->uniqueid;
   same_ = p_.s && p_.b && p_.same_folder && !(s_uv && b_uv && s_uv != b_uv) &&
           !(!s_id.empty() && !b_id.empty() && s_id != b_id);
-  if (p_.s && p_.b && !same_) plan_.reason = Reason::kFolderRecreated;
+  if (p_.s && p_.b && !same_) {
+    plan_.reason = Reason::kFolderRecreated;
+    plan_.preserve_replaced = true;
+  }
   // With no S side, or an S side that is only a name (no directory, no
   // header, no index), the backup is the folder.
   restore_ = !p_.s || (s_ && !s_->dir_exists && !s_index_ok_ && p_.b && same_);

@@ -211,6 +211,7 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
           all_ok = false;
         } else {
           fo.apply = *st;
+          fo.applied = true;
         }
       }
       out.entries.push_back(plan.db);

@@ -56,6 +56,7 @@ struct FolderOutcome {
   std::vector<LostMessage> unrecoverable;
   std::vector<NotMergedMessage> not_merged;
   std::vector<std::string> problems;  // damage seen in the inputs, one line each
+  bool applied = false;  // ApplyFolder ran (not a dry run)
   ApplyStats apply;
   std::string error;  // apply failure (the folder was left as it was)
 };

@@ -33,6 +33,9 @@ nlohmann::json UserReportJson(const UserOutcome& u) {
                {"not_merged", nm},
                {"problems", f.problems}};
     if (!f.error.empty()) fo["error"] = f.error;
+    if (f.emitted && f.error.empty() && f.applied)
+      fo["applied"] = f.apply.skipped ? "skipped" : "written";
+    if (!f.apply.set_aside.empty()) fo["set_aside"] = f.apply.set_aside;
     folders.push_back(std::move(fo));
   }
   json j = {{"user", u.user},

@@ -1,0 +1,304 @@
+// End to end: `mailrescue reconcile` on the fixture factory's real-Cyrus
+// backup/current pairs (current copied as the "salvaged" DIR), judged by real
+// Cyrus: `reconstruct -n` must find nothing, and imapd must serve exactly the
+// expected messages (truth JSON compared by compare_truth.py). Then damaged
+// salvaged sides, --in-place, resume, flat db and --dry-run.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/cyrus_layout.h"
+#include "common/fsutil.h"
+#include "reconcile/cyrus/mboxdb.h"
+
+namespace {
+
+const std::string kData = std::string(MR_BINARY_DIR) + "/fixture-data";
+const std::string kCli = MR_CLI_PATH;
+const std::string kEnv = std::string(MR_SOURCE_DIR) + "/fixtures/cyrus_env.py";
+const std::string kCompare = std::string(MR_SOURCE_DIR) + "/tests/reconcile/compare_truth.py";
+
+int Sh(const std::string& cmd) {
+  int rc = std::system(cmd.c_str());
+  if (rc == -1 || !WIFEXITED(rc)) return -1;
+  return WEXITSTATUS(rc);
+}
+
+std::string Q(const std::string& s) { return "'" + s + "'"; }
+
+nlohmann::json ReadJson(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+class ReconcileE2E : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    layout_ = GetParam();
+    set_ = kData + "/small-" + layout_;
+    struct stat st {};
+    ASSERT_EQ(::stat((set_ + "/current/spool").c_str(), &st), 0) << "fixture set missing: " << set_;
+    char tmpl[] = "/tmp/mr-reconcile-e2e-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    tmp_ = tmpl;
+    ASSERT_EQ(Sh("cp -a " + Q(set_ + "/current") + " " + Q(tmp_ + "/salv")), 0);
+  }
+  void TearDown() override {
+    if (!tmp_.empty() && !HasFailure()) Sh("rm -rf " + Q(tmp_));
+  }
+  std::string Legacy() const { return layout_ == "legacy" ? " --legacy" : ""; }
+  int Reconcile(const std::string& extra, const std::string& out = "out") {
+    return Sh(kCli + " --quiet reconcile --salvaged " + Q(tmp_ + "/salv") + " --backup-spool " +
+              Q(set_ + "/backup/spool") + " --backup-db " + Q(set_ + "/backup/conf/mailboxes.db") +
+              " --out-spool " + Q(tmp_ + "/" + out + "/spool") + " --out-db " +
+              Q(tmp_ + "/" + out + "/conf/mailboxes.db") + " --no-fsync --report " + Q(tmp_ + "/report.json") +
+              " " + extra + " > " + Q(tmp_ + "/stdout.txt"));
+  }
+  int Check(const std::string& spool, const std::string& conf) {
+    return Sh("python3 " + kEnv + " check" + Legacy() + " --spool " + Q(spool) + " --conf " + Q(conf) + " > " +
+              Q(tmp_ + "/check.txt") + " 2>&1");
+  }
+  int Truth(const std::string& spool, const std::string& conf, const std::string& compare_args) {
+    if (Sh("python3 " + kEnv + " truth" + Legacy() + " --spool " + Q(spool) + " --conf " + Q(conf) + " --out " +
+           Q(tmp_ + "/truth.json") + " > /dev/null 2>&1") != 0)
+      return -2;
+    return Sh("python3 " + kCompare + " " + Q(tmp_ + "/truth.json") + " " + Q(set_ + "/truth-current.json") + " " +
+              compare_args + " > " + Q(tmp_ + "/compare.txt") + " 2>&1");
+  }
+  std::string File(const std::string& rel) {
+    std::ifstream in(tmp_ + "/" + rel);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  // The salvaged folder directory of user/folder, from the salvaged db.
+  std::string SalvDir(const std::string& user, const std::string& folder) {
+    auto db = mr::cyrus::ReadMailboxesDb(tmp_ + "/salv/conf/mailboxes.db");
+    EXPECT_TRUE(db.ok());
+    std::string name = mr::InternalName(user, folder);
+    for (const auto& e : *db)
+      if (e.name == name)
+        return tmp_ + "/salv/spool/" +
+               mr::MailboxRelDir(name, e.uniqueid,
+                                 e.mbtype.find('l') != std::string::npos ? mr::CyrusLayout::kLegacy
+                                                                         : mr::CyrusLayout::kUuid,
+                                 true);
+    ADD_FAILURE() << "no " << name;
+    return "";
+  }
+  const nlohmann::json* Folder(const nlohmann::json& rep, const std::string& user, const std::string& folder) {
+    for (const auto& u : rep["users"])
+      if (u["user"] == user)
+        for (const auto& f : u["folders"])
+          if (f["name"] == folder) return &f;
+    return nullptr;
+  }
+  std::string layout_, set_, tmp_;
+};
+
+TEST_P(ReconcileE2E, CleanPairGivesTheCurrentStore) {
+  int rc = Reconcile("");
+  ASSERT_TRUE(rc == 0 || rc == 1) << File("stdout.txt");
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", ""), 0) << File("compare.txt");
+  auto rep = ReadJson(tmp_ + "/report.json");
+  ASSERT_TRUE(rep.is_object());
+  EXPECT_EQ(rep["tool"], "mailrescue");
+  EXPECT_EQ(rep["command"], "reconcile");
+  EXPECT_GT(rep["totals"]["dropped_deleted"].get<int>(), 0);  // expunged since the backup
+  // fred's Sent was re-created after the backup: S wins, B's messages reported.
+  const auto* sent = Folder(rep, "fred^smith", "INBOX.Sent");
+  ASSERT_NE(sent, nullptr);
+  EXPECT_EQ((*sent)["reason"], "folder_recreated");
+  EXPECT_EQ(rc, (*sent)["not_merged"].empty() ? 0 : 1);
+  // A folder deleted since the backup is not in the output.
+  const auto* gone = Folder(rep, "bob", "INBOX.v1^2 notes");
+  if (gone) {
+    EXPECT_FALSE((*gone)["emitted"].get<bool>());
+  }
+}
+
+TEST_P(ReconcileE2E, RerunFinishesNothingTwice) {
+  int rc = Reconcile("");
+  ASSERT_TRUE(rc == 0 || rc == 1);
+  std::string first_db = File("out/conf/mailboxes.db");
+  ASSERT_EQ(Reconcile(""), rc);
+  auto rep = ReadJson(tmp_ + "/report.json");
+  int written = 0, skipped = 0;
+  for (const auto& u : rep["users"])
+    for (const auto& f : u["folders"]) {
+      if (f.contains("applied") && f["applied"] == "written") ++written;
+      if (f.contains("applied") && f["applied"] == "skipped") ++skipped;
+    }
+  EXPECT_EQ(written, 0) << "second run rewrote folders";
+  EXPECT_GT(skipped, 20);
+  EXPECT_EQ(File("out/conf/mailboxes.db"), first_db);
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+}
+
+TEST_P(ReconcileE2E, FlatDbHoldsTheSameMailboxes) {
+  int rc = Reconcile("");
+  ASSERT_TRUE(rc == 0 || rc == 1);
+  ASSERT_EQ(Reconcile("--db-format flat", "flat"), rc);
+  auto two = mr::cyrus::ReadMailboxesDb(tmp_ + "/out/conf/mailboxes.db");
+  auto flat = mr::cyrus::ReadMailboxesDb(tmp_ + "/flat/conf/mailboxes.db");
+  ASSERT_TRUE(two.ok());
+  ASSERT_TRUE(flat.ok());
+  EXPECT_EQ(*two, *flat);
+  EXPECT_GT(two->size(), 30u);
+  EXPECT_NE(File("out/conf/mailboxes.db"), File("flat/conf/mailboxes.db"));
+}
+
+TEST_P(ReconcileE2E, InterruptedFolderSwapIsRecovered) {
+  int rc = Reconcile("");
+  ASSERT_TRUE(rc == 0 || rc == 1);
+  // Simulate a crash after the swap of one folder: old copy left at .mrtmp,
+  // and a half-built new one of another folder.
+  std::string inbox = tmp_ + "/out/spool/" +
+                      mr::MailboxRelDir("user.bob", "", mr::CyrusLayout::kLegacy, true);
+  auto db = mr::cyrus::ReadMailboxesDb(tmp_ + "/out/conf/mailboxes.db");
+  ASSERT_TRUE(db.ok());
+  for (const auto& e : *db)
+    if (e.name == "user.bob")
+      inbox = tmp_ + "/out/spool/" +
+              mr::MailboxRelDir(e.name, e.uniqueid,
+                                layout_ == "legacy" ? mr::CyrusLayout::kLegacy : mr::CyrusLayout::kUuid, true);
+  ASSERT_EQ(Sh("mkdir " + Q(inbox + ".mrtmp") + " && cp " + Q(inbox + "/cyrus.header") + " " + Q(inbox + ".mrtmp/")), 0);
+  ASSERT_EQ(Sh("rm " + Q(inbox + "/cyrus.index")), 0);  // and the target lost its index
+  ASSERT_EQ(Reconcile(""), rc);
+  struct stat st {};
+  EXPECT_NE(::stat((inbox + ".mrtmp").c_str(), &st), 0);
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", ""), 0) << File("compare.txt");
+}
+
+TEST_P(ReconcileE2E, InPlaceOntoTheBackup) {
+  ASSERT_EQ(Sh("cp -a " + Q(set_ + "/backup") + " " + Q(tmp_ + "/bk")), 0);
+  std::string cmd = kCli + " --quiet reconcile --in-place --salvaged " + Q(tmp_ + "/salv") + " --backup-spool " +
+                    Q(tmp_ + "/bk/spool") + " --backup-db " + Q(tmp_ + "/bk/conf/mailboxes.db") +
+                    " --no-fsync --report " + Q(tmp_ + "/report.json");
+  int rc = Sh(cmd);
+  ASSERT_TRUE(rc == 0 || rc == 1);
+  EXPECT_EQ(Check(tmp_ + "/bk/spool", tmp_ + "/bk/conf"), 0) << File("check.txt");
+  EXPECT_EQ(Truth(tmp_ + "/bk/spool", tmp_ + "/bk/conf", ""), 0) << File("compare.txt");
+  // Rerun in place: the output plans to itself (the re-created folder is now
+  // the backup's too, so nothing is left to report for it).
+  int rc2 = Sh(cmd);
+  ASSERT_TRUE(rc2 == 0 || rc2 == 1);
+  auto rep = ReadJson(tmp_ + "/report.json");
+  for (const auto& u : rep["users"])
+    for (const auto& f : u["folders"])
+      if (f["emitted"].get<bool>()) {
+        EXPECT_EQ(f["applied"], "skipped") << u["user"] << " " << f["name"];
+      }
+  EXPECT_EQ(Truth(tmp_ + "/bk/spool", tmp_ + "/bk/conf", ""), 0) << File("compare.txt");
+}
+
+TEST_P(ReconcileE2E, DryRunWritesOnlyTheReport) {
+  int rc = Reconcile("--dry-run");
+  ASSERT_TRUE(rc == 0 || rc == 1);
+  struct stat st {};
+  EXPECT_NE(::stat((tmp_ + "/out").c_str(), &st), 0);
+  std::string table = File("stdout.txt");
+  EXPECT_NE(table.find("TOTAL"), std::string::npos);
+  EXPECT_NE(table.find("alice"), std::string::npos);
+  auto rep = ReadJson(tmp_ + "/report.json");
+  EXPECT_TRUE(rep["dry_run"].get<bool>());
+  EXPECT_EQ(rep["users"].size(), 5u);
+}
+
+TEST_P(ReconcileE2E, CorruptSalvagedFileIsTakenFromBackup) {
+  // bob's INBOX uid 1 exists in both: damage the salvaged copy.
+  std::string dir = SalvDir("bob", "INBOX");
+  ASSERT_EQ(Sh("printf 'XXXX' | dd of=" + Q(dir + "/1.") + " bs=1 seek=10 conv=notrunc status=none"), 0);
+  int rc = Reconcile("");
+  ASSERT_TRUE(rc == 0 || rc == 1);
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", ""), 0) << File("compare.txt");
+}
+
+TEST_P(ReconcileE2E, CorruptNewMessageIsUnrecoverable) {
+  // A bob INBOX message that arrived after the backup: nobody else has it.
+  auto changes = ReadJson(set_ + "/changes.json");
+  auto current = ReadJson(set_ + "/truth-current.json");
+  int uid = 0;
+  for (const auto& c : changes["after_backup"])
+    if (c["user"] == "bob" && c["folder"] == "INBOX" && c["op"] == "append")
+      for (const auto& u : c["uids"])
+        if (!uid && current["users"]["bob"]["INBOX"]["messages"].contains(std::to_string(u.get<int>())))
+          uid = u.get<int>();
+  ASSERT_NE(uid, 0);
+  std::string dir = SalvDir("bob", "INBOX");
+  std::string file = dir + "/" + std::to_string(uid) + ".";
+  ASSERT_EQ(Sh("printf 'XXXX' | dd of=" + Q(file) + " bs=1 seek=10 conv=notrunc status=none"), 0);
+  EXPECT_EQ(Reconcile(""), 1);
+  auto rep = ReadJson(tmp_ + "/report.json");
+  const auto* f = Folder(rep, "bob", "INBOX");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ((*f)["unrecoverable"].size(), 1u);
+  EXPECT_EQ((*f)["unrecoverable"][0]["uid"], uid);
+  for (const auto& u : rep["users"])
+    if (u["user"] == "bob") {
+      EXPECT_EQ(u["status"], "lost");
+    }
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", "--missing bob/INBOX:" + std::to_string(uid)), 0) << File("compare.txt");
+}
+
+TEST_P(ReconcileE2E, LostSalvagedIndexKeepsEveryMessage) {
+  std::string dir = SalvDir("bob", "INBOX");
+  ASSERT_EQ(Sh("rm " + Q(dir + "/cyrus.index")), 0);
+  int rc = Reconcile("");
+  ASSERT_TRUE(rc == 0 || rc == 1);
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  // No evidence of deletion without the index: messages expunged since the
+  // backup come back, and flags are the backup's where it had the message.
+  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", "--superset bob/INBOX"), 0) << File("compare.txt");
+  auto got = ReadJson(tmp_ + "/truth.json");
+  auto bk = ReadJson(set_ + "/truth-backup.json");
+  for (const auto& [uid, m] : bk["users"]["bob"]["INBOX"]["messages"].items())
+    EXPECT_TRUE(got["users"]["bob"]["INBOX"]["messages"].contains(uid)) << "backup uid " << uid << " lost";
+}
+
+TEST_P(ReconcileE2E, FolderMissingFromSalvageIsDroppedOnlyWithEvidence) {
+  // bob's Trash: gone from the salvaged spool and db.
+  std::string dir = SalvDir("bob", "INBOX.Trash");
+  ASSERT_EQ(Sh("rm -rf " + Q(dir)), 0);
+  auto db = mr::cyrus::ReadMailboxesDb(tmp_ + "/salv/conf/mailboxes.db");
+  ASSERT_TRUE(db.ok());
+  std::vector<mr::cyrus::MboxEntry> keep;
+  for (auto& e : *db)
+    if (e.name != "user.bob.Trash") keep.push_back(e);
+  ASSERT_TRUE(mr::cyrus::WriteMailboxesDb(tmp_ + "/salv/conf/mailboxes.db", keep, mr::cyrus::DbFormat::kTwoskip).ok());
+  // Readable tree: deleted since the backup.
+  Reconcile("");
+  auto rep = ReadJson(tmp_ + "/report.json");
+  const auto* f = Folder(rep, "bob", "INBOX.Trash");
+  ASSERT_NE(f, nullptr);
+  EXPECT_FALSE((*f)["emitted"].get<bool>());
+  EXPECT_EQ((*f)["reason"], "folder_deleted_since_backup");
+  // The directory that held it could not be listed in full: keep it.
+  std::string parent = dir.substr(tmp_.size() + std::string("/salv/").size());
+  parent = parent.substr(0, parent.rfind('/'));
+  std::ofstream(tmp_ + "/salv/salvage.json")
+      << nlohmann::json{{"tool", "mailrescue"}, {"command", "salvage"},
+                        {"dirs", {{{"path", parent}, {"ino", 12}, {"complete", false}}}},
+                        {"files", nlohmann::json::array()}}
+             .dump();
+  ASSERT_EQ(Sh("rm -rf " + Q(tmp_ + "/out")), 0);
+  EXPECT_EQ(Reconcile(""), 1);
+  rep = ReadJson(tmp_ + "/report.json");
+  f = Folder(rep, "bob", "INBOX.Trash");
+  ASSERT_NE(f, nullptr);
+  EXPECT_TRUE((*f)["emitted"].get<bool>());
+  EXPECT_EQ((*f)["reason"], "folder_kept_damaged_tree");
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", ""), 0) << File("compare.txt");
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, ReconcileE2E, ::testing::Values("uuid", "legacy"));
+
+}  // namespace
