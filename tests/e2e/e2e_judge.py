@@ -24,8 +24,9 @@ run, in a private work directory under B/e2e-work/<case>/:
        uniqueid kept where the folder's own metadata was not hit;
      - `exact` cases (damage that loses nothing): the served store equals
        truth-current.json exactly.
-Exit 0 when the case passes; 1 with one line per violation otherwise; 2 when
-the case cannot be run (missing fixture set or tool).
+Exit 0 when the case passes; 1 with one line per violation otherwise (a case
+that cannot run — missing fixture set, a tool failing — is a failure too); 2 on
+bad usage.
 """
 import argparse
 import json
@@ -202,9 +203,8 @@ def main(argv=None):
     cli = a.cli or os.path.join(build, "cli", "mailrescue")
     fx = os.path.join(build, "fixture-data", set_name)
     if not os.path.exists(os.path.join(fx, "stamp")):
-        print(f"e2e: fixture set {fx} is not built (run the ctest fixture cyrus_store)",
-              file=sys.stderr)
-        return 2
+        print(f"e2e {a.case}: FAIL: fixture set {fx} is not built (ctest fixture cyrus_store)")
+        return 1
     work = os.path.join(build, "e2e-work", a.case)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
@@ -255,8 +255,7 @@ def main(argv=None):
     except AssertionError as e:
         violations = [str(e)]
     except (OSError, ValueError, subprocess.CalledProcessError) as e:
-        print(f"e2e {a.case}: cannot run: {e}", file=sys.stderr)
-        return 2
+        violations = [f"cannot run: {e}"]
     dt = time.monotonic() - t0
     if violations:
         print(f"e2e {a.case}: FAIL in {dt:.1f}s ({len(violations)} violations; log {log})")
