@@ -9,7 +9,8 @@ pkgs=(
   googletest libgtest-dev libgmock-dev
   libsqlite3-dev libssl-dev nlohmann-json3-dev zlib1g-dev
   cyrus-imapd cyrus-admin cyrus-common
-  python3 sleuthkit rsync eatmydata
+  python3 sleuthkit rsync
+  chromium eatmydata
 )
 missing=()
 for p in "${pkgs[@]}"; do
