@@ -334,7 +334,12 @@ FolderVerdict VerifyFolder(const FolderSpec& spec, const FolderLayout& layout,
   FolderVerdict v;
   Findings f(spec.name, &v.problems);
   std::string rel = FolderRelDir(spec, layout);
-  std::string dir = layout.spool + "/" + rel;
+  auto joined = SafeJoin(layout.spool, rel);
+  if (!joined.ok()) {
+    f.Add("mailbox name gives an unsafe directory (" + joined.error().message + ")");
+    return v;
+  }
+  const std::string& dir = *joined;
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     f.Add("mailbox directory missing (" + rel + ")");
