@@ -51,8 +51,9 @@ void Mutate(const StoreDirs& s, const std::string& path, const std::string& user
     auto v = verify::VerifyUser(o, user);
     if (path == s.db()) continue;  // damaged db: findings or a clean Error, both fine
     ASSERT_TRUE(v.ok()) << v.error().message;
-    if (expect == Expect::kFinding && b != orig && b.size() <= orig.size())
+    if (expect == Expect::kFinding && b != orig && b.size() <= orig.size()) {
       EXPECT_FALSE(v->problems.empty()) << "round " << i << " of " << path;
+    }
   }
   Spit(path, orig);
   auto v = verify::VerifyUser(o, user);
