@@ -148,6 +148,48 @@ void EncodeHeader(const IndexHeader& h, std::uint8_t* p) {
 
 std::uint32_t CrcString(std::string_view s) { return Crc32(s); }
 
+bool AllZero(std::span<const std::uint8_t> b) {
+  return std::all_of(b.begin(), b.end(), [](std::uint8_t c) { return c == 0; });
+}
+
+// Reads `count` records of `rec_size` bytes from `area`: good ones into
+// f.records, others into f.problems (a run of all-zero records -- an
+// unreadable, zero-filled area -- is one problem).
+void ScanRecords(std::span<const std::uint8_t> area, std::size_t rec_size, std::uint64_t count,
+                 std::uint32_t minor, IndexFile& f) {
+  const std::size_t crc_off = RecordCrcOffsetFor(minor);
+  f.records.reserve(f.records.size() + static_cast<std::size_t>(count));
+  std::uint32_t prev_uid = 0;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const auto rec = area.subspan(static_cast<std::size_t>(i * rec_size), rec_size);
+    const auto recno = static_cast<std::uint32_t>(i);
+    const std::uint32_t uid = Get32(rec, 0);
+    if (AllZero(rec)) {
+      std::uint64_t j = i + 1;
+      while (j < count && AllZero(area.subspan(static_cast<std::size_t>(j * rec_size), rec_size)))
+        ++j;
+      f.problems.push_back({recno, 0, "records " + std::to_string(i) + ".." +
+                                          std::to_string(j - 1) + ": all zero bytes"});
+      i = j - 1;
+      continue;
+    }
+    if (Get32(rec, crc_off) != Crc32(rec.subspan(0, crc_off))) {
+      f.problems.push_back({recno, uid, "record " + std::to_string(recno) + " (uid " +
+                                            std::to_string(uid) + "): record CRC mismatch"});
+      continue;
+    }
+    if (uid == 0 || uid <= prev_uid) {
+      f.problems.push_back({recno, uid, "record " + std::to_string(recno) + ": uid " +
+                                            std::to_string(uid) +
+                                            " not above the previous uid " +
+                                            std::to_string(prev_uid)});
+      continue;
+    }
+    prev_uid = uid;
+    f.records.push_back(DecodeRecord(rec, minor));
+  }
+}
+
 }  // namespace
 
 Result<IndexHeader> ParseIndexHeader(std::span<const std::uint8_t> b) {
@@ -216,39 +258,43 @@ Result<IndexFile> ParseIndex(std::span<const std::uint8_t> b) {
   IndexFile f;
   f.header = *hr;
   const IndexHeader& h = f.header;
-  const std::size_t crc_off = RecordCrcOffsetFor(h.minor_version);
   const std::uint64_t avail =
       b.size() > h.start_offset ? (b.size() - h.start_offset) / h.record_size : 0;
   const std::uint64_t present = std::min<std::uint64_t>(avail, h.num_records);
-  f.records.reserve(static_cast<std::size_t>(present));
-  std::uint32_t prev_uid = 0;
-  for (std::uint64_t i = 0; i < present; ++i) {
-    const auto rec = b.subspan(static_cast<std::size_t>(h.start_offset + i * h.record_size),
-                               h.record_size);
-    const auto recno = static_cast<std::uint32_t>(i);
-    const std::uint32_t uid = Get32(rec, 0);
-    if (Get32(rec, crc_off) != Crc32(rec.subspan(0, crc_off))) {
-      f.problems.push_back({recno, uid, "record " + std::to_string(recno) +
-                                            " (uid " + std::to_string(uid) +
-                                            "): record CRC mismatch"});
-      continue;
-    }
-    if (uid == 0 || uid <= prev_uid) {
-      f.problems.push_back({recno, uid, "record " + std::to_string(recno) + ": uid " +
-                                            std::to_string(uid) +
-                                            " not above the previous uid " +
-                                            std::to_string(prev_uid)});
-      continue;
-    }
-    prev_uid = uid;
-    f.records.push_back(DecodeRecord(rec, h.minor_version));
-  }
+  if (present > 0)
+    ScanRecords(b.subspan(h.start_offset), h.record_size, present, h.minor_version, f);
   if (present < h.num_records) {
     f.problems.push_back(
         {static_cast<std::uint32_t>(present), 0,
          "records " + std::to_string(present) + ".." + std::to_string(h.num_records - 1) +
              " missing: file truncated at " + std::to_string(b.size()) + " bytes"});
   }
+  return f;
+}
+
+Result<IndexFile> ParseIndexSalvage(std::span<const std::uint8_t> b) {
+  auto normal = ParseIndex(b);
+  if (normal.ok()) return normal;
+  std::uint32_t minor = b.size() >= 12 ? Get32(b, 8) : 0;
+  if (HeaderLenFor(minor) == 0) minor = kIndexMinorVersion;
+  const std::size_t hlen = HeaderLenFor(minor);
+  if (b.size() < hlen) return normal.error();
+  IndexFile f;
+  f.header_ok = false;
+  f.problems.push_back({kHeaderProblem, 0,
+                        normal.error().message +
+                            "; header fields untrusted, records recovered by their own CRCs"});
+  // Decode the header fields without trusting them: take the version's own
+  // geometry, re-seal the copy's CRC and read it with the normal decoder.
+  const std::size_t rec_size = minor < 13 ? 96 : (minor < 16 ? 104 : 112);
+  std::vector<std::uint8_t> copy(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(hlen));
+  Put32(copy.data() + 8, minor);
+  Put32(copy.data() + 12, static_cast<std::uint32_t>(hlen));
+  Put32(copy.data() + 16, static_cast<std::uint32_t>(rec_size));
+  Put32(copy.data() + hlen - 4, Crc32(std::span<const std::uint8_t>(copy.data(), hlen - 4)));
+  auto hdr = ParseIndexHeader(copy);
+  if (hdr.ok()) f.header = *hdr;
+  ScanRecords(b.subspan(hlen), rec_size, (b.size() - hlen) / rec_size, minor, f);
   return f;
 }
 

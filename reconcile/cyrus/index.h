@@ -103,8 +103,12 @@ struct IndexRecord {
   std::uint32_t cache_crc = 0;
 };
 
+// IndexProblem::record_no of a problem about the header itself.
+inline constexpr std::uint32_t kHeaderProblem = 0xffffffffu;
+
 struct IndexProblem {
-  std::uint32_t record_no = 0;  // 0-based position in the file
+  std::uint32_t record_no = 0;  // 0-based position in the file (or kHeaderProblem);
+                                // a run of all-zero records is one problem at its first
   std::uint32_t uid = 0;        // as read (may be garbage when the CRC is bad)
   std::string what;             // one line, e.g. "record CRC mismatch"
 };
@@ -113,6 +117,10 @@ struct IndexFile {
   IndexHeader header;
   std::vector<IndexRecord> records;
   std::vector<IndexProblem> problems;
+  // false only from ParseIndexSalvage when the header did not check: then
+  // `header` holds whatever its bytes said (untrusted) and only the records,
+  // each with a good CRC, are evidence.
+  bool header_ok = true;
 };
 
 // One per-message annotation as it enters sync_crc_annot (cyrus.annotations
@@ -128,6 +136,14 @@ using AnnotationsForCrc = std::vector<MessageAnnotation>;
 
 Result<IndexFile> ParseIndex(std::span<const std::uint8_t> bytes);
 Result<IndexFile> ReadIndexFile(const std::string& path);
+
+// For a damaged file: like ParseIndex when the header checks; otherwise
+// (bad header CRC, truncated header, impossible geometry) it still recovers
+// every record whose own CRC checks, assuming the geometry of the minor
+// version named at offset 8 (17 when that is not 12-17), scanning to the end
+// of the file, and sets header_ok = false with a problem explaining why.
+// Error only when the file is shorter than one header of that version.
+Result<IndexFile> ParseIndexSalvage(std::span<const std::uint8_t> bytes);
 
 // Parses just the header (same checks as ParseIndex).
 Result<IndexHeader> ParseIndexHeader(std::span<const std::uint8_t> bytes);

@@ -335,3 +335,43 @@ TEST(Index, CompactUserFlagsRenumbersBits) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(IndexSalvage, RecoversRecordsWhenTheHeaderIsDamaged) {
+  std::vector<IndexRecord> recs = {Rec(1, kFlagSeen), Rec(2), Rec(3), Rec(4), Rec(9)};
+  IndexHeader h = Hdr();
+  FinalizeIndexHeader(h, recs, {});
+  auto bytes = SerializeIndex(h, recs);
+  // Intact file: same as ParseIndex.
+  auto same = ParseIndexSalvage(bytes);
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same->header_ok);
+  EXPECT_EQ(same->records.size(), 5u);
+  // Header CRC broken and record_size garbage; records 2 and 3 zero-filled.
+  bytes[16] = 0xee;
+  std::fill(bytes.begin() + 160 + 112, bytes.begin() + 160 + 3 * 112, 0);
+  ASSERT_FALSE(ParseIndex(bytes).ok());
+  auto f = ParseIndexSalvage(bytes);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_FALSE(f->header_ok);
+  EXPECT_EQ(f->header.uidvalidity, h.uidvalidity);  // untrusted but decoded
+  ASSERT_EQ(f->records.size(), 3u);
+  EXPECT_EQ(f->records[0].uid, 1u);
+  EXPECT_EQ(f->records[1].uid, 4u);
+  EXPECT_EQ(f->records[2].uid, 9u);
+  EXPECT_EQ(f->records[0].system_flags, kFlagSeen);
+  ASSERT_EQ(f->problems.size(), 2u);
+  EXPECT_EQ(f->problems[0].record_no, kHeaderProblem);
+  EXPECT_NE(f->problems[0].what.find("header CRC"), std::string::npos);
+  EXPECT_EQ(f->problems[1].record_no, 1u);
+  EXPECT_NE(f->problems[1].what.find("records 1..2: all zero"), std::string::npos)
+      << f->problems[1].what;
+  // Too short for any header: an error.
+  EXPECT_FALSE(ParseIndexSalvage(std::span<const std::uint8_t>(bytes.data(), 100)).ok());
+  // Every truncation of the damaged file is handled.
+  for (std::size_t n = 0; n <= bytes.size(); ++n)
+    (void)ParseIndexSalvage(std::span<const std::uint8_t>(bytes.data(), n));
+}
+
+}  // namespace
