@@ -18,7 +18,7 @@ echo "== mailrescue rescue"
 set +e
 "$BUILD/cli/mailrescue" rescue "$DEMO/damaged.img" \
   --badmap "$DEMO/damaged.map" \
-  --backup-spool "$DEMO/backup/spool" --backup-db "$DEMO/backup/conf/mailboxes.db" \
+  --backup-spool "$DEMO/store/backup/spool" --backup-db "$DEMO/store/backup/conf/mailboxes.db" \
   --out-spool "$DEMO/out/spool" --out-db "$DEMO/out/conf/mailboxes.db" \
   --workdir "$DEMO/work" --report "$DEMO/report.json"
 rc=$?
