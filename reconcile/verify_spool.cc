@@ -91,27 +91,35 @@ void WalkUuid(const std::string& root, SpoolScan& scan) {
         scan.problems.push_back(rel2 + ": unreadable (" + l3.error().message + ")");
         continue;
       }
-      for (const auto& id : *l3) {
-        std::string rel = rel2 + "/" + id;
-        if (::access((root + "/" + rel + "/cyrus.header").c_str(), F_OK) == 0)
-          scan.uuid_dirs.push_back(rel);
-      }
+      for (const auto& id : *l3) scan.uuid_dirs.push_back(rel2 + "/" + id);
     }
   }
 }
 
 }  // namespace
 
-Result<SpoolScan> ScanSpool(const std::string& spool) {
+Result<SpoolScan> ScanSpool(const std::string& spool,
+                            const std::vector<std::string>& legacy_roots) {
   struct stat st {};
   if (::stat(spool.c_str(), &st) != 0) return ErrnoError("spool " + spool, errno);
   if (!S_ISDIR(st.st_mode))
     return Error{Code::kInvalidArgument, "spool " + spool + ": not a directory"};
   SpoolScan scan;
   WalkUuid(spool, scan);
-  WalkLegacy(spool, "", 0, scan);
+  if (legacy_roots.empty()) {
+    WalkLegacy(spool, "", 0, scan);
+  } else {
+    for (const auto& r : legacy_roots) {
+      struct stat rs {};
+      if (r.empty() || ::lstat((spool + "/" + r).c_str(), &rs) != 0 || !S_ISDIR(rs.st_mode))
+        continue;
+      WalkLegacy(spool, r, 1, scan);
+    }
+  }
   std::sort(scan.uuid_dirs.begin(), scan.uuid_dirs.end());
   std::sort(scan.legacy_dirs.begin(), scan.legacy_dirs.end());
+  scan.legacy_dirs.erase(std::unique(scan.legacy_dirs.begin(), scan.legacy_dirs.end()),
+                         scan.legacy_dirs.end());
   return scan;
 }
 

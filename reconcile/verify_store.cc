@@ -1,6 +1,8 @@
 // verify_store: db + spool scan, grouped by user. See verify_store.h.
 #include "reconcile/verify_store.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
 #include <set>
@@ -47,11 +49,16 @@ Result<std::shared_ptr<const StoreSnapshot>> BuildSnapshot(const VerifyOptions& 
   auto snap = std::make_shared<StoreSnapshot>();
   snap->spool = opts.spool;
   snap->db = opts.db;
-  auto scan = ScanSpool(opts.spool);
-  if (!scan.ok()) return scan.error();
   snap->layout.spool = opts.spool;
   snap->layout.hashimapspool = opts.hashimapspool.value_or(DetectHashImapSpool(opts.spool, true));
   snap->layout.fulldirhash = opts.fulldirhash;
+  // Verifying some users only: walk just their legacy trees.
+  std::vector<std::string> legacy_roots;
+  for (const auto& u : opts.users)
+    legacy_roots.push_back(MailboxRelDir(InternalName(u, "INBOX"), "", CyrusLayout::kLegacy,
+                                         snap->layout.hashimapspool, opts.fulldirhash));
+  auto scan = ScanSpool(opts.spool, legacy_roots);
+  if (!scan.ok()) return scan.error();
 
   auto db = LoadDbView(opts.db);
   if (!db.ok()) return db.error();
@@ -82,8 +89,11 @@ Result<std::shared_ptr<const StoreSnapshot>> BuildSnapshot(const VerifyOptions& 
 
   for (const auto& p : scan->problems)
     if (Wanted(opts, "")) snap->users[""].orphan_dirs.push_back("spool: " + p);
-  for (const auto& rel : scan->uuid_dirs)
-    if (!claimed_dirs.count(rel)) AddOrphan(opts, *snap, rel, "");
+  for (const auto& rel : scan->uuid_dirs) {
+    if (claimed_dirs.count(rel)) continue;
+    if (::access((snap->spool + "/" + rel + "/cyrus.header").c_str(), F_OK) != 0) continue;
+    AddOrphan(opts, *snap, rel, "");
+  }
   for (const auto& rel : scan->legacy_dirs) {
     if (claimed_dirs.count(rel)) continue;
     auto name = MailboxFromLegacyRelDir(rel, snap->layout.hashimapspool, opts.fulldirhash);

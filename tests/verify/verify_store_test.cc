@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/cyrus_layout.h"
 #include "common/sha1.h"
 #include "reconcile/cyrus/header.h"
 #include "reconcile/cyrus/index.h"
@@ -239,6 +240,27 @@ TEST_P(VerifyStore, MailboxDirectoryMissingAndOrphaned) {
   EXPECT_THAT(out.lines(), Contains(f.entry.name + ": mailbox directory missing (" + rel + ")"));
   EXPECT_THAT(out.lines(), Contains(f.entry.name + ": mailbox directory " + rel +
                                     ".moved holds cyrus.header but mailboxes.db does not list it"));
+}
+
+TEST_P(VerifyStore, OrphanDirectoryFoundWhenVerifyingOneUser) {
+  StoreDirs s = Fresh();
+  FolderAt f = PickFolder(s, 1);
+  // A copy of a real mailbox directory at a place the db does not list.
+  std::string rel = GetParam() == "uuid" ? std::string("uuid/z/z/zzzzorphanzzzzzzzzzzzzz")
+                                         : f.dir.substr(s.spool().size() + 1) + "/Orphaned";
+  ASSERT_EQ(mr::testing::Run("mkdir -p '" + s.spool() + "/" + rel + "' && cp -a '" + f.dir +
+                "'/cyrus.* '" + s.spool() + "/" + rel + "/'").rc, 0);
+  verify::VerifyOptions o;
+  o.spool = s.spool();
+  o.db = s.db();
+  auto v = verify::VerifyUser(o, UserOf(f.entry.name));
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_THAT(v->problems, ElementsAre(f.entry.name + ": mailbox directory " + rel +
+                                       " holds cyrus.header but mailboxes.db does not list it"));
+  // Another user's verdict does not carry it.
+  auto other = verify::VerifyUser(o, UserOf(f.entry.name) == "alice" ? "bob" : "alice");
+  ASSERT_TRUE(other.ok());
+  EXPECT_THAT(other->problems, IsEmpty());
 }
 
 TEST_P(VerifyStore, SameFindingsForAnyJobs) {
