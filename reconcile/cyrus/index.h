@@ -11,10 +11,14 @@
 //    header and record CRCs filled in. It writes the header fields as given
 //    (call FinalizeIndexHeader first to make counts and CRCs consistent).
 //  - FinalizeIndexHeader recomputes what Cyrus derives from the records:
-//    num_records, exists, deleted/answered/flagged/unseen, last_uid (max with
-//    existing), highestmodseq (max with existing), first_expunged, sync_crc,
-//    sync_crc_annot; it does not touch header_file_crc (set that from the
-//    cyrus.header bytes you write: Crc32(SerializeHeader(...))).
+//    num_records, exists, deleted/answered/flagged/unseen, quota_mailbox_used,
+//    last_uid (max with existing), highestmodseq (max with existing),
+//    first_expunged, sync_crc, sync_crc_annot, and sets the v17 geometry. It
+//    does not touch header_file_crc (set that from the cyrus.header bytes you
+//    write: Crc32(SerializeHeader(...))). Pass the folder's per-message
+//    annotations (reconcile/verify_annot.h ReadMessageAnnotations) whenever
+//    cyrus.annotations is kept: reconstruct checks sync_crc_annot.
+//  - Records are expected in ascending uid order (Cyrus requires it).
 // Pure functions over bytes; thread-safe.
 #pragma once
 
