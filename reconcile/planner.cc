@@ -496,6 +496,14 @@ void FolderPlanner::Renumber() {
 }
 
 void FolderPlanner::FinishIndex() {
+  // Lookup tables are done with: free them before the big copies below, so
+  // a huge folder's peak memory stays low.
+  decltype(b_guid_)().swap(b_guid_);
+  decltype(used_)().swap(used_);
+  decltype(consumed_b_)().swap(consumed_b_);
+  decltype(s_expunged_)().swap(s_expunged_);
+  GuidSet().swap(s_guids_);
+  GuidSet().swap(out_guids_);
   std::sort(out_.begin(), out_.end(),
             [](const MessageAction& x, const MessageAction& y) { return x.record.uid < y.record.uid; });
   cyrus::IndexHeader h;

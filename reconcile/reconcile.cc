@@ -199,6 +199,10 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
       out.folders.push_back(std::move(fo));
       continue;
     }
+    // The plan is self-contained: drop the inventories before applying so a
+    // huge folder is never held twice.
+    si.reset();
+    bi.reset();
     if (plan.emit) {
       emitted_names.insert(plan.name);
       emitted_dirs.insert(plan.rel_dir);
