@@ -29,6 +29,7 @@ that cannot run — missing fixture set, a tool failing — is a failure too); 2
 bad usage.
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -110,7 +111,23 @@ def reported(reconcile_report):
     return lost, renum
 
 
-def judge(case_exact, current, backup, served, damage, rec):
+def lost_found_index(salvaged):
+    """sha1 -> path of every file salvage put in lost+found (for diagnostics)."""
+    out = {}
+    root = os.path.join(salvaged, "lost+found")
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            p = os.path.join(dirpath, name)
+            try:
+                with open(p, "rb") as f:
+                    out.setdefault(hashlib.sha1(f.read()).hexdigest(), os.path.relpath(p, salvaged))
+            except OSError:
+                pass
+    return out
+
+
+def judge(case_exact, current, backup, served, damage, rec, in_lost_found=None):
+    in_lost_found = in_lost_found or {}
     v = []
     hit = damaged_folders(damage, current)
     hit_users = {u for u, _ in hit}
@@ -152,8 +169,10 @@ def judge(case_exact, current, backup, served, damage, rec):
             gone = lost.get((user, folder), set())
             for uid, m in cm.items():
                 if m["sha1"] not in s_by_sha and int(uid) not in gone:
+                    lf = in_lost_found.get(m["sha1"])
                     v.append(f"{where}: uid {uid} ({m['sha1'][:12]}) lost and not reported "
-                             "unrecoverable")
+                             "unrecoverable" +
+                             (f" (salvage has it as {lf}, not placed back)" if lf else ""))
             for uid, m in sm.items():
                 sha = m["sha1"]
                 if sha in c_by_sha:
@@ -251,7 +270,8 @@ def main(argv=None):
             served = json.load(f)
         with open(rec_report) as f:
             rec = json.load(f)
-        violations = judge(exact, current, backup, served, damage, rec)
+        violations = judge(exact, current, backup, served, damage, rec,
+                           lost_found_index(salv))
     except AssertionError as e:
         violations = [str(e)]
     except (OSError, ValueError, subprocess.CalledProcessError) as e:
