@@ -50,6 +50,10 @@ CASES = {
                ["--badmap", "{work}/image.map"], False),
     "journal-unreplayed": ("small-uuid", ["journal_unreplayed.sh"], [], True),
     "legacy-index-garbage": ("small-legacy", ["index_garbage.sh"], [], False),
+    # The same judge over the one-command rescue (salvage+reconcile+verify per user).
+    "rescue-zero-superblock": ("small-uuid", ["zero_superblock.sh"], [], True),
+    "rescue-badmap": ("damage-uuid", ["badmap.sh", "{work}/image.map"],
+                      ["--badmap", "{work}/image.map"], False),
 }
 
 
@@ -242,17 +246,23 @@ def main(argv=None):
             with open(os.path.join(work, "damage.json"), "w") as f:
                 json.dump(damage, f, indent=1)
         salv = os.path.join(work, "salvaged")
-        run([cli, "-q", "salvage", img, "--out", salv, "--report",
-             os.path.join(work, "salvage-report.json")] +
-            [x.format(work=work) for x in salvage_extra], log, ok=(0, 1))
         out_spool = os.path.join(work, "out", "spool")
         out_conf = os.path.join(work, "out", "conf")
         rec_report = os.path.join(work, "reconcile-report.json")
-        run([cli, "-q", "reconcile", "--salvaged", salv,
-             "--backup-spool", os.path.join(fx, "backup", "spool"),
-             "--backup-db", os.path.join(fx, "backup", "conf", "mailboxes.db"),
-             "--out-spool", out_spool, "--out-db", os.path.join(out_conf, "mailboxes.db"),
-             "--report", rec_report, "--no-fsync"], log, ok=(0, 1))
+        backup_args = ["--backup-spool", os.path.join(fx, "backup", "spool"),
+                       "--backup-db", os.path.join(fx, "backup", "conf", "mailboxes.db"),
+                       "--out-spool", out_spool,
+                       "--out-db", os.path.join(out_conf, "mailboxes.db"),
+                       "--report", rec_report, "--no-fsync"]
+        extra = [x.format(work=work) for x in salvage_extra]
+        if a.case.startswith("rescue-"):
+            salv = os.path.join(work, "rescue-work")
+            run([cli, "-q", "rescue", img, "--workdir", salv] + backup_args + extra, log,
+                ok=(0, 1))
+        else:
+            run([cli, "-q", "salvage", img, "--out", salv, "--report",
+                 os.path.join(work, "salvage-report.json")] + extra, log, ok=(0, 1))
+            run([cli, "-q", "reconcile", "--salvaged", salv] + backup_args, log, ok=(0, 1))
         run([cli, "-q", "verify", "--spool", out_spool, "--db",
              os.path.join(out_conf, "mailboxes.db"), "--report",
              os.path.join(work, "verify-report.json")], log)
