@@ -304,15 +304,12 @@ Result<ApplyStats> FolderWriter::Run() {
   tmp_ = final_ + ".mrtmp";
   // 1. Leftovers of an interrupted run: either a half-built new folder (the
   //    target is still the old one) or the old folder after the swap.
+  //    Child folder directories (legacy layout) only ever sit in the latter.
   if (Exists(tmp_)) {
     if (Exists(final_)) {
       if (Status s = MoveChildDirs(tmp_, final_); !s.ok()) return s.error();
-    } else if (::rename(tmp_.c_str(), final_.c_str()) != 0) {
-      return ErrnoError(tmp_, errno);
     }
-    if (Exists(tmp_)) {
-      if (Status s = RemoveTree(tmp_); !s.ok()) return s.error();
-    }
+    if (Status s = RemoveTree(tmp_); !s.ok()) return s.error();
   }
   // 2. Done already?
   if (AlreadyApplied(plan_, final_)) {
@@ -323,8 +320,12 @@ Result<ApplyStats> FolderWriter::Run() {
   if (Status s = MakeDirs(DirOf(final_), 0700); !s.ok()) return s.error();
   if (::mkdir(tmp_.c_str(), 0700) != 0) return ErrnoError(tmp_, errno);
   if (Status s = Own(tmp_); !s.ok()) return s.error();
-  if (Status s = PlaceMessages(); !s.ok()) return s.error();
-  if (Status s = WriteCacheAndIndex(); !s.ok()) return s.error();
+  auto abandon = [&](const Status& s) {
+    RemoveTree(tmp_);  // the target was not touched; drop the half-built copy
+    return s.error();
+  };
+  if (Status s = PlaceMessages(); !s.ok()) return abandon(s);
+  if (Status s = WriteCacheAndIndex(); !s.ok()) return abandon(s);
   if (opt_.fsync) SyncDir(tmp_);
   // 4. Swap.
   if (!Exists(final_)) {
