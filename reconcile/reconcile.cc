@@ -167,6 +167,14 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
       if (p.b) bi = InventoryFolder(Side::kBackup, opts_.paths.backup_spool, p.b->rel_dir, p.b->name, bopt);
     }
     FolderPlan plan = PlanFolder(p, si ? &*si : nullptr, bi ? &*bi : nullptr);
+    if (!p.emit && p.b) {
+      // Deleted since the backup: count what the backup folder held.
+      auto h = ReadFile(opts_.paths.backup_spool + "/" + p.b->rel_dir + "/cyrus.index");
+      if (h) {
+        auto ih = cyrus::ParseIndexHeader(*h);
+        if (ih) plan.counts.dropped_deleted = ih->exists;
+      }
+    }
     fo.name = plan.name;
     fo.folder = FolderOf(plan.name);
     fo.uniqueid = plan.uniqueid;
@@ -218,7 +226,9 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
           fo.applied = true;
         }
       }
-      out.entries.push_back(plan.db);
+      // A folder that failed to apply keeps no db entry: the db never names
+      // a folder the spool does not hold as planned.
+      if (dry_run || fo.applied) out.entries.push_back(plan.db);
     }
     out.folders.push_back(std::move(fo));
   }
