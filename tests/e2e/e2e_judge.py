@@ -19,7 +19,8 @@ run, in a private work directory under B/e2e-work/<case>/:
        unrecoverable (by folder and uid);
      - nothing resurrected: every served message is a current one, or a backup
        one in a folder the damage hit (no evidence of deletion there) or one
-       reconcile reports as renumbered;
+       reconcile reports as renumbered, or, in a folder whose metadata the
+       damage destroyed, a salvaged file kept for lack of a record (a note);
      - no duplicates; INTERNALDATE and size kept; flags, uidvalidity and
        uniqueid kept where the folder's own metadata was not hit;
      - `exact` cases (damage that loses nothing): the served store equals
@@ -130,8 +131,26 @@ def lost_found_index(salvaged):
     return out
 
 
-def judge(case_exact, current, backup, served, damage, rec, in_lost_found=None):
+def message_files(spool):
+    """sha1 of every message file (`<uid>.`) under a spool (for diagnostics)."""
+    out = set()
+    for dirpath, _, files in os.walk(spool):
+        for name in files:
+            if name.endswith(".") and name[:-1].isdigit():
+                try:
+                    with open(os.path.join(dirpath, name), "rb") as f:
+                        out.add(hashlib.sha1(f.read()).hexdigest())
+                except OSError:
+                    pass
+    return out
+
+
+def judge(case_exact, current, backup, served, damage, rec, in_lost_found=None,
+          backup_files=None, salvaged_files=None, notes=None):
     in_lost_found = in_lost_found or {}
+    backup_files = backup_files or set()
+    salvaged_files = salvaged_files or set()
+    notes = notes if notes is not None else []
     v = []
     hit = damaged_folders(damage, current)
     hit_users = {u for u, _ in hit}
@@ -183,7 +202,20 @@ def judge(case_exact, current, backup, served, damage, rec, in_lost_found=None):
                     continue
                 if sha in b_shas and (meta_hit or int(uid) in renum.get((user, folder), set())):
                     continue
-                why = "expunged since the backup" if sha in b_shas else "in neither snapshot"
+                if meta_hit and sha in salvaged_files:
+                    # The folder's own record of it was destroyed: a message file
+                    # salvaged without a readable record is kept (SPEC: nothing is
+                    # dropped without positive evidence from the newer side).
+                    notes.append(f"{where}: uid {uid} ({sha[:12]}) kept without a record "
+                                 "(salvaged file, folder metadata damaged)")
+                    continue
+                if sha in b_shas:
+                    why = "expunged since the backup"
+                elif sha in backup_files:
+                    why = ("in neither snapshot (expunged before the backup: only the "
+                           "backup's files still hold it)")
+                else:
+                    why = "in neither snapshot"
                 v.append(f"{where}: uid {uid} ({sha[:12]}) served but {why}")
             for sha, uids in s_by_sha.items():
                 if len(uids) > max(len(c_by_sha.get(sha, [])), 1):
@@ -280,12 +312,15 @@ def main(argv=None):
             served = json.load(f)
         with open(rec_report) as f:
             rec = json.load(f)
+        notes = []
         violations = judge(exact, current, backup, served, damage, rec,
-                           lost_found_index(salv))
+                           lost_found_index(salv),
+                           message_files(os.path.join(fx, "backup", "spool")),
+                           message_files(salv), notes)
     except AssertionError as e:
-        violations = [str(e)]
+        violations, notes = [str(e)], []
     except (OSError, ValueError, subprocess.CalledProcessError) as e:
-        violations = [f"cannot run: {e}"]
+        violations, notes = [f"cannot run: {e}"], []
     dt = time.monotonic() - t0
     if violations:
         print(f"e2e {a.case}: FAIL in {dt:.1f}s ({len(violations)} violations; log {log})")
@@ -293,6 +328,8 @@ def main(argv=None):
             print(f"  {line}")
         return 1
     print(f"e2e {a.case}: ok in {dt:.1f}s")
+    for line in notes:
+        print(f"  note: {line}")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -61,6 +61,24 @@ class JudgeRules(unittest.TestCase):
                   damage, NO_REPORT)
         self.assertEqual(v, [])
 
+    def test_salvaged_file_without_record_in_a_damaged_folder_is_a_note(self):
+        damage = {"path": "/var/spool/cyrus/mail/uuid/u/1/u1/cyrus.index"}
+        notes = []
+        v = judge(False, CURRENT, BACKUP,
+                  served(lambda b: b["INBOX"]["messages"].__setitem__("9", msg("f"))),
+                  damage, NO_REPORT, salvaged_files={"f" * 40}, notes=notes)
+        self.assertEqual(v, [])
+        self.assertEqual(len(notes), 1)
+        # Not in an undamaged folder, and not when salvage never had the file.
+        v = judge(False, CURRENT, BACKUP,
+                  served(lambda b: b["INBOX"]["messages"].__setitem__("9", msg("f"))),
+                  None, NO_REPORT, salvaged_files={"f" * 40})
+        self.assertTrue(any("in neither snapshot" in x for x in v), v)
+        v = judge(False, CURRENT, BACKUP,
+                  served(lambda b: b["INBOX"]["messages"].__setitem__("9", msg("f"))),
+                  damage, NO_REPORT)
+        self.assertTrue(any("in neither snapshot" in x for x in v), v)
+
     def test_invented_message(self):
         v = judge(False, CURRENT, BACKUP,
                   served(lambda b: b["INBOX"]["messages"].__setitem__("9", msg("f"))),
