@@ -51,6 +51,8 @@ CASES = {
                ["--badmap", "{work}/image.map"], False),
     "journal-unreplayed": ("small-uuid", ["journal_unreplayed.sh"], [], True),
     "legacy-index-garbage": ("small-legacy", ["index_garbage.sh"], [], False),
+    "truncate": ("damage-uuid", ["truncate.sh"], [], False),
+    "legacy-unlink-folder": ("small-legacy", ["unlink_folder.sh"], [], True),
     # The same judge over the one-command rescue (salvage+reconcile+verify per user).
     "rescue-zero-superblock": ("small-uuid", ["zero_superblock.sh"], [], True),
     "rescue-badmap": ("damage-uuid", ["badmap.sh", "{work}/image.map"],
