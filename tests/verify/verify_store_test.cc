@@ -48,6 +48,9 @@ TEST_P(VerifyStore, PristineStoreIsConsistent) {
   RunResult r = Verify(s);
   EXPECT_EQ(r.rc, 0) << r.out;
   EXPECT_THAT(r.lines(), IsEmpty());
+  // The same store named by its imapd.conf (spool, db and layout from it).
+  RunResult c = RunCli("-q verify --conf " + s.root + "/imapd.conf");
+  EXPECT_EQ(c.rc, 0) << c.out;
 }
 
 TEST_P(VerifyStore, ApiCountsEveryLiveMessage) {
