@@ -12,6 +12,9 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "common/fsutil.h"
 #include "reconcile/cyrus/cache.h"
 #include "reconcile/cyrus/crc32.h"
@@ -135,6 +138,22 @@ TEST_P(FixtureStore, CyrusAcceptsMetadataWeRewrote) {
               (GetParam().set == "small-legacy" ? " --legacy" : ""),
           &st);
   EXPECT_EQ(st, 0) << out;
+  // And imapd serves it: every user's folders read back over IMAP give the
+  // same truth (uids, flags, INTERNALDATE, sizes, SHA1s, uidvalidity) as the
+  // store Cyrus wrote itself.
+  const std::string truth = work + "/truth.json";
+  const std::string out2 = RunCmd(
+      "python3 '" + std::string(MR_SOURCE_DIR) + "/fixtures/cyrus_env.py' truth --spool '" +
+          work + "/spool' --conf '" + work + "/conf' --out '" + truth + "'" +
+          (GetParam().set == "small-legacy" ? " --legacy" : ""),
+      &st);
+  ASSERT_EQ(st, 0) << out2;
+  std::ifstream got_in(truth);
+  std::ifstream want_in(SetDir(GetParam().set) + "/truth-" + GetParam().snapshot + ".json");
+  ASSERT_TRUE(got_in && want_in);
+  const auto got = nlohmann::json::parse(got_in);
+  const auto want = nlohmann::json::parse(want_in);
+  EXPECT_EQ(got["users"], want["users"]) << nlohmann::json::diff(want, got).dump().substr(0, 2000);
   fs::remove_all(work);
 }
 
