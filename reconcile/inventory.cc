@@ -12,9 +12,11 @@
 #include <set>
 #include <tbb/parallel_for.h>
 
+#include "common/cyrus_layout.h"
 #include "reconcile/cyrus/cache.h"
 #include "reconcile/cyrus/message.h"
 #include "reconcile/mapped_file.h"
+#include "reconcile/verify_annot.h"
 
 namespace mr::reconcile {
 
@@ -257,6 +259,23 @@ FolderInventory InventoryFolder(Side side, const std::string& spool_root, const 
   else inv.header_error = h.error().message;
   ReadIndex(inv);
   CheckCache(inv);
+  if (inv.annotations_present) {
+    std::vector<std::string> problems;
+    auto a = verify::ReadMessageAnnotations(inv.dir + "/cyrus.annotations", &problems);
+    if (!a || !problems.empty()) {
+      // Unreadable or partly damaged: not carried (its CRC could not be stated).
+      inv.annotations_present = false;
+      inv.annotations_error = !a ? a.error().message : "cyrus.annotations: " + problems.front();
+    } else {
+      inv.annotations = std::move(a.value());
+      // Private annotations of the mailbox owner are keyed "[.OwNeR.]";
+      // Cyrus counts them under the owner's userid (verified with reconstruct).
+      std::string owner = UserOf(inv.header ? inv.header->name : inv.name);
+      std::replace(owner.begin(), owner.end(), '^', '.');
+      for (auto& an : inv.annotations)
+        if (an.userid == "[.OwNeR.]") an.userid = owner;
+    }
+  }
   HashFiles(inv, opt, dfd);
   return inv;
 }

@@ -76,7 +76,9 @@ struct FolderInventory {
   std::vector<FileInfo> files;                 // by uid
   bool cache_present = false;
   std::string cache_error;
-  bool annotations_present = false;
+  bool annotations_present = false;   // cyrus.annotations exists and reads
+  cyrus::AnnotationsForCrc annotations; // its per-message annotations (for sync_crc_annot)
+  std::string annotations_error;
 
   const RecordInfo* Record(std::uint32_t uid) const;
   const FileInfo* File(std::uint32_t uid) const;

@@ -543,7 +543,11 @@ void FolderPlanner::FinishIndex() {
   std::vector<cyrus::IndexRecord> recs;
   recs.reserve(out_.size());
   for (const auto& a : out_) recs.push_back(a.record);
-  cyrus::FinalizeIndexHeader(h, recs, plan_.header.user_flags);
+  // The annotations file we carry is the one reconstruct will read back.
+  const cyrus::AnnotationsForCrc* annots = nullptr;
+  if (plan_.annotations_from == Side::kSalvaged && s_) annots = &s_->annotations;
+  if (plan_.annotations_from == Side::kBackup && b_) annots = &b_->annotations;
+  cyrus::FinalizeIndexHeader(h, recs, plan_.header.user_flags, annots);
   plan_.index = h;
   plan_.messages = std::move(out_);
   for (const auto& a : plan_.messages) {

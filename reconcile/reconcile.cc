@@ -51,6 +51,7 @@ std::vector<std::string> InventoryProblems(const FolderInventory& inv) {
   if (!inv.index) out.push_back(side + ": " + inv.index_error);
   for (const auto& p : inv.problems) out.push_back(side + ": cyrus.index record " + std::to_string(p.record_no) + ": " + p.what);
   if (!inv.cache_error.empty() && !inv.records.empty()) out.push_back(side + ": " + inv.cache_error);
+  if (!inv.annotations_error.empty()) out.push_back(side + ": " + inv.annotations_error + " (not carried)");
   std::size_t damaged = 0;
   for (const auto& f : inv.files) damaged += f.damaged;
   if (damaged) out.push_back(side + ": " + std::to_string(damaged) + " damaged message files");

@@ -303,6 +303,19 @@ TEST_P(ReconcileDamageE2E, FolderMissingFromSalvageIsDroppedOnlyWithEvidence) {
   EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", ""), 0) << File("compare.txt");
 }
 
+TEST_P(ReconcileDamageE2E, MessageAnnotationsCarriedWithTheirSyncCrc) {
+  // Real per-message annotations (private ones are keyed by "[.OwNeR.]").
+  ASSERT_EQ(Sh("python3 " + std::string(MR_SOURCE_DIR) + "/tests/reconcile/annotate_store.py --spool " +
+               Q(tmp_ + "/salv/spool") + " --conf " + Q(tmp_ + "/salv/conf") + " bob fred.smith > " +
+               Q(tmp_ + "/annotate.txt") + " 2>&1"),
+            0)
+      << File("annotate.txt");
+  ASSERT_EQ(Check(tmp_ + "/salv/spool", tmp_ + "/salv/conf"), 0) << File("check.txt");
+  int rc = Reconcile("");
+  ASSERT_TRUE(rc == 0 || rc == 1);
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+}
+
 INSTANTIATE_TEST_SUITE_P(Layouts, ReconcileE2E, ::testing::Values("uuid", "legacy"));
 INSTANTIATE_TEST_SUITE_P(Uuid, ReconcileDamageE2E, ::testing::Values("uuid"));
 
