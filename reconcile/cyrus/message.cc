@@ -3,14 +3,16 @@
 // (including its quirks around time zones) so our values match Cyrus's.
 #include "reconcile/cyrus/message.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 #include <optional>
 
-#include "common/fsutil.h"
 
 namespace mr::cyrus {
 namespace {
@@ -200,25 +202,28 @@ std::int64_t ParseRfc5322Date(std::string_view value, bool date_only) {
   return t - tz_minutes * 60;
 }
 
-MessageFacts ParseMessage(std::span<const std::uint8_t> msg, std::int64_t internaldate) {
-  MessageFacts f;
-  f.internaldate = internaldate;
-  f.size = msg.size();
-  f.guid = mr::Sha1Of(msg);
-  const std::string_view text = AsText(msg);
+namespace {
 
-  // Header block: lines until one that is exactly CRLF (at a line start).
-  std::size_t header_end = text.size();
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    if (text.compare(pos, 2, "\r\n") == 0) {
-      header_end = pos + 2;
-      break;
-    }
+// Cyrus's end of the header block: just past the first line that is exactly
+// CRLF. Scans lines from *scan (the start of a line not yet examined) and
+// advances it, so a caller can feed the text in growing prefixes.
+std::optional<std::size_t> FindHeaderEnd(std::string_view text, std::size_t* scan) {
+  std::size_t pos = *scan;
+  while (text.size() - pos >= 2) {
+    if (text.compare(pos, 2, "\r\n") == 0) return pos + 2;
     const std::size_t nl = text.find('\n', pos);
     if (nl == std::string_view::npos) break;
     pos = nl + 1;
   }
+  *scan = pos;
+  return std::nullopt;
+}
+
+// header_size, sentdate and gmtime from `text`, which holds at least the
+// whole header block (all of the message when it has no end of header).
+void AnalyzeHeader(std::string_view text, MessageFacts& f) {
+  std::size_t scan = 0;
+  const std::size_t header_end = FindHeaderEnd(text, &scan).value_or(text.size());
   // Cyrus measures the header with strlen: a NUL cuts it short.
   const std::size_t nul = text.substr(0, header_end).find('\0');
   f.header_size = static_cast<std::uint32_t>(nul == std::string_view::npos ? header_end : nul);
@@ -226,7 +231,7 @@ MessageFacts ParseMessage(std::span<const std::uint8_t> msg, std::int64_t intern
 
   // The last "Date:" field wins; its value is unfolded.
   std::optional<std::string> date;
-  pos = 0;
+  std::size_t pos = 0;
   while (pos < header.size()) {
     std::size_t eol = header.find('\n', pos);
     if (eol == std::string_view::npos) eol = header.size();
@@ -261,19 +266,64 @@ MessageFacts ParseMessage(std::span<const std::uint8_t> msg, std::int64_t intern
     f.sentdate = s < 0 ? 0 : s;
     f.gmtime = g < 0 ? 0 : g;
   }
-  if (internaldate > 0) {
-    if (f.gmtime == 0) f.gmtime = internaldate;
-    if (f.sentdate == 0) f.sentdate = internaldate - internaldate % 86400;
+  if (f.internaldate > 0) {
+    if (f.gmtime == 0) f.gmtime = f.internaldate;
+    if (f.sentdate == 0) f.sentdate = f.internaldate - f.internaldate % 86400;
   }
+}
+
+}  // namespace
+
+MessageFacts ParseMessage(std::span<const std::uint8_t> msg, std::int64_t internaldate) {
+  MessageFacts f;
+  f.internaldate = internaldate;
+  f.size = msg.size();
+  f.guid = mr::Sha1Of(msg);
+  AnalyzeHeader(AsText(msg), f);
   return f;
 }
 
 Result<MessageFacts> ParseMessageFile(const std::string& path) {
+  // Streams the file: the SHA1 sees every byte, memory holds only the header.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return mr::ErrnoError(path, errno);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return mr::ErrnoError(path, errno);
-  auto bytes = mr::ReadFile(path, kMaxMessageFileSize);
-  if (!bytes.ok()) return bytes.error();
-  return ParseMessage(*bytes, static_cast<std::int64_t>(st.st_mtime));
+  if (::fstat(fd, &st) != 0) return mr::ErrnoError(path, errno);
+  if (!S_ISREG(st.st_mode)) return Error{Code::kInvalidArgument, path + ": not a regular file"};
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxMessageFileSize)
+    return Error{Code::kInvalidArgument, path + ": larger than " +
+                                             std::to_string(kMaxMessageFileSize) + " bytes"};
+  MessageFacts f;
+  f.internaldate = static_cast<std::int64_t>(st.st_mtime);
+  mr::Sha1 sha;
+  std::string head;
+  bool head_done = false;
+  std::size_t scan = 0;
+  std::vector<char> buf(1 << 16);
+  while (true) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return mr::ErrnoError(path, errno);
+    }
+    if (n == 0) break;
+    sha.Update(buf.data(), static_cast<std::size_t>(n));
+    f.size += static_cast<std::uint64_t>(n);
+    if (f.size > kMaxMessageFileSize)
+      return Error{Code::kInvalidArgument, path + ": grew beyond " +
+                                               std::to_string(kMaxMessageFileSize) + " bytes"};
+    if (!head_done) {
+      head.append(buf.data(), static_cast<std::size_t>(n));
+      head_done = FindHeaderEnd(head, &scan).has_value();
+    }
+  }
+  f.guid = sha.Final();
+  AnalyzeHeader(head, f);
+  return f;
 }
 
 }  // namespace mr::cyrus

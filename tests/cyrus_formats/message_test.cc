@@ -1,6 +1,12 @@
 // Message facts as Cyrus computes them: header_size, Date: parsing quirks.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "reconcile/cyrus/message.h"
 
 using namespace mr::cyrus;
@@ -62,6 +68,45 @@ TEST(Message, LastDateHeaderWinsAndFoldingIsUndone) {
   const MessageFacts none = Parse("Subject: x\r\n\r\nDate: 1 Jan 2000 00:00:00\r\n");
   EXPECT_EQ(none.gmtime, 0);
   EXPECT_EQ(Parse("X-Date: 1 Jan 2000 00:00:00 +0000\r\n\r\n").gmtime, 0);
+}
+
+TEST(Message, FileStreamingMatchesInMemory) {
+  // Headers longer than the 64 KiB read size, a header-less file, a big body.
+  const std::string pad = "X-Pad: " + std::string(1000, 'p') + "\r\n";
+  std::string long_header;
+  for (int i = 0; i < 100; ++i) long_header += pad;
+  const std::vector<std::string> cases = {
+      "From: a@b\r\nDate: 1 Jan 2000 00:00:00 +0000\r\n\r\n" + std::string(300000, 'b'),
+      long_header + "Date: 2 Jan 2000 00:00:00 +0000\r\n\r\nbody",
+      long_header + "no end of header, no date",
+      std::string(70000, 'x') + "\r\n\r\n",
+      ""};
+  char path[] = "/tmp/mr_msg_test_XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  for (const std::string& c : cases) {
+    {
+      std::FILE* f = std::fopen(path, "wb");
+      ASSERT_NE(f, nullptr);
+      std::fwrite(c.data(), 1, c.size(), f);
+      std::fclose(f);
+    }
+    const timespec times[2] = {{1700000000, 0}, {1700000000, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path, times, 0), 0);
+    auto got = ParseMessageFile(path);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    const MessageFacts want =
+        ParseMessage({reinterpret_cast<const std::uint8_t*>(c.data()), c.size()}, 1700000000);
+    EXPECT_EQ(got->size, want.size);
+    EXPECT_EQ(got->header_size, want.header_size);
+    EXPECT_EQ(got->sentdate, want.sentdate);
+    EXPECT_EQ(got->gmtime, want.gmtime);
+    EXPECT_EQ(got->guid, want.guid);
+    EXPECT_EQ(got->internaldate, 1700000000);
+  }
+  ::unlink(path);
+  EXPECT_FALSE(ParseMessageFile("/tmp").ok());  // a directory
 }
 
 TEST(Message, FileErrorsNameThePath) {
