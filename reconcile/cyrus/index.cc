@@ -318,30 +318,67 @@ std::vector<std::uint8_t> SerializeIndex(const IndexHeader& header,
   return out;
 }
 
+namespace {
+
+// CRC32 of each user flag's lower-cased name; 0 = no name (bit ignored).
+struct FlagNameCrcs {
+  std::array<std::uint32_t, kMaxUserFlags> crc{};
+  std::array<bool, kMaxUserFlags> named{};
+  explicit FlagNameCrcs(const std::vector<std::string>& names) {
+    const std::size_t n = std::min<std::size_t>(names.size(), kMaxUserFlags);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (names[i].empty()) continue;
+      std::string lower = names[i];
+      for (char& c : lower)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      crc[i] = CrcString(lower);
+      named[i] = true;
+    }
+  }
+};
+
+std::uint32_t SyncCrcWith(const IndexRecord& r, const FlagNameCrcs& names) {
+  static const std::uint32_t kDeleted = CrcString("\\deleted");
+  static const std::uint32_t kAnswered = CrcString("\\answered");
+  static const std::uint32_t kFlagged = CrcString("\\flagged");
+  static const std::uint32_t kDraft = CrcString("\\draft");
+  static const std::uint32_t kSeen = CrcString("\\seen");
+  // XOR, so the order of flags does not matter.
+  std::uint32_t flagcrc = 0;
+  if (r.system_flags & kFlagDeleted) flagcrc ^= kDeleted;
+  if (r.system_flags & kFlagAnswered) flagcrc ^= kAnswered;
+  if (r.system_flags & kFlagFlagged) flagcrc ^= kFlagged;
+  if (r.system_flags & kFlagDraft) flagcrc ^= kDraft;
+  if (r.system_flags & kFlagSeen) flagcrc ^= kSeen;
+  for (std::size_t w = 0; w < 4; ++w) {
+    std::uint32_t bits = r.user_flags[w];
+    while (bits) {
+      const int b = __builtin_ctz(bits);
+      bits &= bits - 1;
+      const std::size_t i = w * 32 + static_cast<std::size_t>(b);
+      if (names.named[i]) flagcrc ^= names.crc[i];
+    }
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  char guid[41];
+  for (std::size_t i = 0; i < 20; ++i) {
+    guid[2 * i] = kHex[r.guid[i] >> 4];
+    guid[2 * i + 1] = kHex[r.guid[i] & 15];
+  }
+  guid[40] = 0;
+  char buf[160];
+  const int n = std::snprintf(buf, sizeof buf,
+                              "%" PRIu32 " %" PRIu64 " %" PRId64 " (%" PRIu32 ") %" PRId64 " %s",
+                              r.uid, r.modseq, static_cast<std::int64_t>(Lo32(r.last_updated)),
+                              flagcrc, static_cast<std::int64_t>(Lo32(r.internaldate)), guid);
+  return CrcString(std::string_view(buf, static_cast<std::size_t>(n)));
+}
+
+}  // namespace
+
 std::uint32_t RecordSyncCrc(const IndexRecord& r,
                             const std::vector<std::string>& user_flag_names) {
-  std::uint32_t flagcrc = 0;
-  // Order does not matter (XOR); names are compared lower-cased.
-  if (r.system_flags & kFlagDeleted) flagcrc ^= CrcString("\\deleted");
-  if (r.system_flags & kFlagAnswered) flagcrc ^= CrcString("\\answered");
-  if (r.system_flags & kFlagFlagged) flagcrc ^= CrcString("\\flagged");
-  if (r.system_flags & kFlagDraft) flagcrc ^= CrcString("\\draft");
-  if (r.system_flags & kFlagSeen) flagcrc ^= CrcString("\\seen");
-  const std::size_t n = std::min<std::size_t>(user_flag_names.size(), kMaxUserFlags);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (user_flag_names[i].empty()) continue;
-    if (!(r.user_flags[i / 32] & (1u << (i & 31)))) continue;
-    std::string lower = user_flag_names[i];
-    for (char& c : lower)
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    flagcrc ^= CrcString(lower);
-  }
-  char buf[256];
-  const std::string guid = mr::ToHex(r.guid);
-  std::snprintf(buf, sizeof buf, "%" PRIu32 " %" PRIu64 " %" PRId64 " (%" PRIu32 ") %" PRId64 " %s",
-                r.uid, r.modseq, static_cast<std::int64_t>(Lo32(r.last_updated)), flagcrc,
-                static_cast<std::int64_t>(Lo32(r.internaldate)), guid.c_str());
-  return CrcString(buf);
+  return SyncCrcWith(r, FlagNameCrcs(user_flag_names));
 }
 
 std::uint32_t AnnotationCrc(const MessageAnnotation& a) {
@@ -410,6 +447,7 @@ void FinalizeIndexHeader(IndexHeader& h, std::span<const IndexRecord> recs,
   h.sync_crc = 0;
   h.sync_crc_annot = kSyncCrcAnnotSeed;
   std::vector<std::uint32_t> live_uids;
+  const FlagNameCrcs names(user_flag_names);
   for (const IndexRecord& r : recs) {
     h.last_uid = std::max(h.last_uid, r.uid);
     h.highestmodseq = std::max(h.highestmodseq, r.modseq);
@@ -425,7 +463,7 @@ void FinalizeIndexHeader(IndexHeader& h, std::span<const IndexRecord> recs,
     if (r.system_flags & kFlagFlagged) ++h.flagged;
     if (r.system_flags & kFlagDeleted) ++h.deleted;
     if (!(r.system_flags & kFlagSeen)) ++h.unseen;
-    h.sync_crc ^= RecordSyncCrc(r, user_flag_names);
+    h.sync_crc ^= SyncCrcWith(r, names);
     h.sync_crc_annot ^= RecordAnnotCrc(r);
   }
   if (annots) {
