@@ -48,6 +48,19 @@ class JudgeRules(unittest.TestCase):
                   None, rep)
         self.assertEqual(v, [])
 
+    def test_loss_in_a_folder_reported_damaged_is_a_note_unless_salvage_has_it(self):
+        rep = {"users": [{"user": "bob", "folders": [
+            {"name": "INBOX", "unrecoverable": [], "renumbered": [],
+             "problems": ["salvage: folder directory missing"]}]}]}
+        notes = []
+        v = judge(False, CURRENT, BACKUP, served(lambda b: b["INBOX"]["messages"].pop("4")),
+                  None, rep, notes=notes)
+        self.assertEqual(v, [])
+        self.assertEqual(len(notes), 1)
+        v = judge(False, CURRENT, BACKUP, served(lambda b: b["INBOX"]["messages"].pop("4")),
+                  None, rep, in_lost_found={"e" * 40: "lost+found/#12"})
+        self.assertTrue(any("lost+found/#12" in x for x in v), v)
+
     def test_expunged_since_backup_reappears(self):
         v = judge(False, CURRENT, BACKUP,
                   served(lambda b: b["INBOX"]["messages"].__setitem__("3", msg("c"))),
