@@ -303,6 +303,51 @@ TEST_P(ReconcileDamageE2E, FolderMissingFromSalvageIsDroppedOnlyWithEvidence) {
   EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", ""), 0) << File("compare.txt");
 }
 
+TEST_P(ReconcileDamageE2E, JobsDoNotChangeTheOutput) {
+  int rc = Reconcile("--jobs 1", "out1");
+  ASSERT_TRUE(rc == 0 || rc == 1);
+  auto r1 = ReadJson(tmp_ + "/report.json");
+  ASSERT_EQ(Reconcile("--jobs 2", "out2"), rc);
+  auto r2 = ReadJson(tmp_ + "/report.json");
+  EXPECT_EQ(File("out1/conf/mailboxes.db"), File("out2/conf/mailboxes.db"));
+  EXPECT_EQ(r1["users"].dump(), r2["users"].dump());
+  EXPECT_EQ(Sh("diff -r " + Q(tmp_ + "/out1/spool") + " " + Q(tmp_ + "/out2/spool") + " > /dev/null"), 0);
+}
+
+TEST_P(ReconcileDamageE2E, UnreadableSalvagedDbDropsNoFolder) {
+  ASSERT_EQ(Sh("head -c 100 /dev/urandom > " + Q(tmp_ + "/salv/conf/mailboxes.db")), 0);
+  int rc = Reconcile("");
+  ASSERT_TRUE(rc == 0 || rc == 1);
+  auto rep = ReadJson(tmp_ + "/report.json");
+  int dropped_folders = 0;
+  for (const auto& u : rep["users"])
+    for (const auto& f : u["folders"]) dropped_folders += !f["emitted"].get<bool>();
+  EXPECT_EQ(dropped_folders, 0);  // no evidence of any folder deletion
+  const auto* notes = Folder(rep, "bob", "INBOX.v1^2 notes");
+  ASSERT_NE(notes, nullptr);
+  EXPECT_EQ((*notes)["reason"], "folder_kept_damaged_tree");
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", "--extra-folder 'bob/INBOX.v1^2 notes'"), 0)
+      << File("compare.txt");
+}
+
+TEST_P(ReconcileDamageE2E, BadArgumentsExitTwo) {
+  EXPECT_EQ(Sh(kCli + " reconcile --salvaged /nonexistent --backup-spool " + Q(set_ + "/backup/spool") +
+               " --backup-db " + Q(set_ + "/backup/conf/mailboxes.db") + " --out-spool " + Q(tmp_ + "/o") +
+               " --out-db " + Q(tmp_ + "/o.db") + " 2> " + Q(tmp_ + "/err.txt")),
+            2);
+  EXPECT_NE(File("err.txt").find("--salvaged"), std::string::npos);
+  EXPECT_EQ(Sh(kCli + " reconcile --salvaged " + Q(tmp_ + "/salv") + " --backup-spool " + Q(set_ + "/backup/spool") +
+               " --backup-db /nonexistent/mailboxes.db --out-spool " + Q(tmp_ + "/o") + " --out-db " +
+               Q(tmp_ + "/o.db") + " 2> " + Q(tmp_ + "/err.txt")),
+            2);
+  EXPECT_NE(File("err.txt").find("--backup-db"), std::string::npos);
+  EXPECT_EQ(Sh(kCli + " reconcile --salvaged " + Q(tmp_ + "/salv") + " --backup-spool " + Q(set_ + "/backup/spool") +
+               " --backup-db " + Q(set_ + "/backup/conf/mailboxes.db") + " --out-spool " +
+               Q(set_ + "/backup/spool") + " --out-db " + Q(tmp_ + "/o.db") + " 2> " + Q(tmp_ + "/err.txt")),
+            2);  // writing onto the backup needs --in-place
+}
+
 TEST_P(ReconcileDamageE2E, MessageAnnotationsCarriedWithTheirSyncCrc) {
   // Real per-message annotations (private ones are keyed by "[.OwNeR.]").
   ASSERT_EQ(Sh("python3 " + std::string(MR_SOURCE_DIR) + "/tests/reconcile/annotate_store.py --spool " +
