@@ -144,6 +144,37 @@ std::set<std::string> StoreContent(const std::string& spool, const std::string& 
   return out;
 }
 
+// Both Cyrus layouts: after a rescue of the intact image, a real imapd serves
+// exactly the current store (folders, uidvalidity, uids, SHA1s, flags).
+class RescueLayout : public Rescue, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(RescueLayout, RealCyrusServesExactlyTheCurrentStore) {
+  std::string fix = std::string(MR_BINARY_DIR) + "/fixture-data/" + GetParam();
+  bool legacy = std::string(GetParam()).find("legacy") != std::string::npos;
+  std::string before = Sha256(fix + "/current.img", D(""));
+  std::string cmd = kCli + " rescue " + Q(fix + "/current.img") + " --backup-spool " + Q(fix + "/backup/spool") +
+                    " --backup-db " + Q(fix + "/backup/conf/mailboxes.db") + " --backup-conf " +
+                    Q(fix + "/backup/imapd.conf") + " --out-spool " + Q(D("out/spool")) + " --out-db " +
+                    Q(D("out/conf/mailboxes.db")) + " --workdir " + Q(D("work")) + " --no-fsync";
+  auto r = Sh(cmd, D(""));
+  ASSERT_LE(r.rc, 1) << r.err;
+  EXPECT_EQ(Sha256(fix + "/current.img", D("")), before) << "the source image was written";
+  std::string env = "python3 " + Q(std::string(MR_SOURCE_DIR) + "/fixtures/cyrus_env.py");
+  std::string lf = legacy ? " --legacy" : "";
+  auto c = Sh(env + " check --spool " + Q(D("out/spool")) + " --conf " + Q(D("out/conf")) + lf, D(""));
+  EXPECT_EQ(c.rc, 0) << c.out << c.err;
+  auto t = Sh(env + " truth --spool " + Q(D("out/spool")) + " --conf " + Q(D("out/conf")) + lf + " --out " +
+                  Q(D("truth.json")),
+              D(""));
+  ASSERT_EQ(t.rc, 0) << t.out << t.err;
+  auto cmp = Sh("python3 " + Q(std::string(MR_SOURCE_DIR) + "/tests/reconcile/compare_truth.py") + " " +
+                    Q(D("truth.json")) + " " + Q(fix + "/truth-current.json"),
+                D(""));
+  EXPECT_EQ(cmp.rc, 0) << cmp.out << cmp.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, RescueLayout, ::testing::Values("small-uuid", "small-legacy"));
+
 TEST_F(Rescue, EveryUserBackVerifiedAnnouncedOnceAndSourceUntouched) {
   std::string before = Sha256(kFixture + "/current.img", D(""));
   std::string hook = "echo \"$MAILRESCUE_USER $MAILRESCUE_TARGET $MAILRESCUE_STATUS\" >> " + Q(D("hook.log"));
