@@ -194,6 +194,31 @@ TEST_P(VerifyStore, MissingIRecord) {
                                        f.entry.uniqueid));
 }
 
+TEST_P(VerifyStore, IRecordDisagreesWithN) {
+  StoreDirs s = Fresh();
+  FolderAt f = PickFolder(s, 1);
+  // Rewrite the I record (with Cyrus's own tool) with another uidvalidity.
+  RunResult show = RunCyrus(s, "cyr_dbtool", s.db() + " twoskip show");
+  ASSERT_EQ(show.rc, 0);
+  std::string key = "I" + f.entry.uniqueid + "\t", value;
+  for (const auto& l : show.lines())
+    if (l.rfind(key, 0) == 0) value = l.substr(key.size());
+  std::string uv = " V " + std::to_string(f.entry.uidvalidity) + " ";
+  auto at = value.find(uv);
+  ASSERT_NE(at, std::string::npos) << value;
+  value.replace(at, uv.size(), " V " + std::to_string(f.entry.uidvalidity + 1) + " ");
+  ASSERT_EQ(value.find('\''), std::string::npos);
+  RunResult set = RunCyrus(s, "cyr_dbtool", s.db() + " twoskip set I" + f.entry.uniqueid +
+                                                " '" + value + "'");
+  ASSERT_EQ(set.rc, 0);
+  RunResult out = Verify(s);
+  EXPECT_EQ(out.rc, 1);
+  EXPECT_THAT(out.lines(), ElementsAre(f.entry.name + ": mailboxes.db I record uidvalidity " +
+                                       std::to_string(f.entry.uidvalidity + 1) +
+                                       " differs from N record's " +
+                                       std::to_string(f.entry.uidvalidity)));
+}
+
 TEST_P(VerifyStore, WrongSyncCrc) {
   StoreDirs s = Fresh();
   FolderAt f = PickFolder(s, 1);
