@@ -57,6 +57,9 @@ class Builder {
     RehomeDirs();
     RehomeFiles();
     AssignPaths();
+    c_.members.assign(c_.group_names.size(), {});
+    for (std::int32_t i = 0; i < static_cast<std::int32_t>(c_.tree.nodes.size()); ++i)
+      if (c_.group[i] >= 0 && !c_.out[i].empty()) c_.members[c_.group[i]].push_back(i);
     for (const auto& d : c_.tree.dirs)
       if (!d.complete)
         c_.damage.push_back({"directory", c_.tree.PathOf(d.node) + ": " + d.problem});

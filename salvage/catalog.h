@@ -50,6 +50,7 @@ struct Catalog {
   std::vector<std::string> out;            // per node: path relative to DIR, "" = not extracted
   std::vector<std::int32_t> group;         // per node
   std::vector<std::string> group_names;    // index = group id; users from kFirstUserGroup
+  std::vector<std::vector<std::int32_t>> members;  // group id -> its extracted nodes, ascending
   std::vector<LostRecord> lost_found;      // placement notes for lost+found roots
   std::vector<DamageNote> damage;          // walk/scan findings
   std::vector<std::string> notes;          // informational (not damage)

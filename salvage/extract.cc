@@ -144,8 +144,7 @@ class GroupRunner {
  private:
   void Collect() {
     std::map<std::uint32_t, std::vector<std::int32_t>> by_ino;
-    for (std::int32_t i = 0; i < static_cast<std::int32_t>(c_.tree.nodes.size()); ++i) {
-      if (c_.group[i] != group_ || c_.out[i].empty()) continue;
+    for (std::int32_t i : c_.members[group_]) {
       if (c_.tree.nodes[i].type == NodeType::kDir) dirs_.push_back(i);
       else by_ino[c_.tree.nodes[i].ino].push_back(i);
     }
@@ -292,7 +291,7 @@ class GroupRunner {
         auto d = env_.out->DirFd(dir, &owned);
         if (!d.ok()) { o->error = d.error(); return; }
         dfd = *d;
-        auto f = env_.out->CreateFile(dfd, base);
+        auto f = env_.out->CreateFile(dfd, base, in.mode);
         if (owned) ::close(dfd);
         if (!f.ok()) { o->error = f.error(); return; }
         fd = *f;

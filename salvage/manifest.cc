@@ -2,7 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 
 #include "common/fsutil.h"
 
@@ -14,6 +18,10 @@ std::string Q(const std::string& s) { return "\"" + JsonEscape(s) + "\""; }
 }  // namespace
 
 std::string JsonEscape(const std::string& s) {
+  bool plain = true;
+  for (unsigned char c : s)
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') { plain = false; break; }
+  if (plain) return s;
   // nlohmann replaces invalid UTF-8 (names from a damaged disk) instead of throwing.
   std::string d = nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return d.substr(1, d.size() - 2);
@@ -32,9 +40,39 @@ Manifest::Totals Manifest::ComputeTotals() const {
   return t;
 }
 
+namespace {
+
+// Appends to a buffer and hands it to the sink every ~1 MiB.
+class Emitter {
+ public:
+  explicit Emitter(const std::function<bool(std::string_view)>& sink) : sink_(sink) { buf_.reserve(kChunk + 4096); }
+  Emitter& operator+=(const std::string& s) { buf_ += s; Maybe(); return *this; }
+  Emitter& operator+=(const char* s) { buf_ += s; Maybe(); return *this; }
+  bool Finish() { Flush(); return ok_; }
+
+ private:
+  static constexpr size_t kChunk = 1 << 20;
+  void Maybe() { if (buf_.size() >= kChunk) Flush(); }
+  void Flush() {
+    if (!buf_.empty() && ok_) ok_ = sink_(buf_);
+    buf_.clear();
+  }
+  const std::function<bool(std::string_view)>& sink_;
+  std::string buf_;
+  bool ok_ = true;
+};
+
+}  // namespace
+
 std::string ManifestJson(const Manifest& m, const std::string& command) {
-  std::string o;
-  o.reserve(256 + m.files.size() * 160);
+  std::string out;
+  EmitManifestJson(m, command, [&](std::string_view s) { out.append(s); return true; });
+  return out;
+}
+
+bool EmitManifestJson(const Manifest& m, const std::string& command,
+                      const std::function<bool(std::string_view)>& sink) {
+  Emitter o(sink);
   o += "{\"tool\":\"mailrescue\",\"version\":" + Q(MAILRESCUE_VERSION) + ",\"command\":" + Q(command);
   o += ",\n\"source\":{\"path\":" + Q(m.source_path) + ",\"size\":" + std::to_string(m.source_size);
   if (!m.sha256_before.empty()) o += ",\"sha256_before\":" + Q(m.sha256_before);
@@ -87,11 +125,26 @@ std::string ManifestJson(const Manifest& m, const std::string& command) {
        ",\"damaged_files\":" + std::to_string(t.damaged_files) +
        ",\"incomplete_dirs\":" + std::to_string(t.incomplete_dirs) +
        ",\"lost_found\":" + std::to_string(t.lost_found) + "}}\n";
-  return o;
+  return o.Finish();
 }
 
 Status WriteManifest(const Manifest& m, const std::string& path) {
-  return WriteFileAtomic(path, ManifestJson(m), /*do_fsync=*/true);
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wbe");
+  if (!f) return ErrnoError("write " + tmp, errno);
+  bool ok = EmitManifestJson(m, "salvage", [&](std::string_view s) {
+    return std::fwrite(s.data(), 1, s.size(), f) == s.size();
+  });
+  ok = std::fflush(f) == 0 && ok;
+  ok = ::fsync(::fileno(f)) == 0 && ok;
+  int e = errno;
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) e = errno;
+    std::remove(tmp.c_str());
+    return ErrnoError("write " + path, e);
+  }
+  return {};
 }
 
 Result<std::map<std::string, PreviousFile>> ReadPreviousFiles(const std::string& path) {

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string_view>
 #include <map>
 #include <string>
 #include <vector>
@@ -72,6 +74,9 @@ struct Manifest {
 };
 
 std::string ManifestJson(const Manifest& m, const std::string& command = "salvage");
+// Streams the JSON to `sink` in ~1 MiB pieces; false if the sink failed.
+bool EmitManifestJson(const Manifest& m, const std::string& command,
+                      const std::function<bool(std::string_view)>& sink);
 Status WriteManifest(const Manifest& m, const std::string& path);
 
 // Files of a previous run, by path (only what resume needs).

@@ -31,6 +31,8 @@ Result<std::unique_ptr<OutputTree>> OutputTree::Open(const std::string& root, bo
   t->root_fd_ = ::open(root.c_str(), kDirFlags);
   if (t->root_fd_ < 0) return ErrnoError("output " + root, errno);
   t->as_root_ = geteuid() == 0;
+  t->euid_ = geteuid();
+  t->egid_ = getegid();
   t->umask_ = ::umask(022);
   ::umask(t->umask_);
   rlimit rl{};
@@ -132,13 +134,14 @@ Result<int> OutputTree::DirFd(const std::string& rel, bool* owned) const {
   return cur;
 }
 
-Result<int> OutputTree::CreateFile(int dirfd, const std::string& name) const {
+Result<int> OutputTree::CreateFile(int dirfd, const std::string& name, std::uint16_t mode) const {
   if (dry_run_) return -1;
   const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-  int fd = ::openat(dirfd, name.c_str(), flags, 0600);
+  const mode_t create_mode = (mode & 0777) | 0200;  // we must be able to write it
+  int fd = ::openat(dirfd, name.c_str(), flags, create_mode);
   if (fd < 0 && errno == EEXIST) {  // leftover of a killed run
     if (::unlinkat(dirfd, name.c_str(), 0) != 0) return ErrnoError("replace " + name, errno);
-    fd = ::openat(dirfd, name.c_str(), flags, 0600);
+    fd = ::openat(dirfd, name.c_str(), flags, create_mode);
   }
   if (fd < 0) return ErrnoError("create " + name, errno);
   return fd;
@@ -150,9 +153,13 @@ Status OutputTree::FinishFile(int fd, std::uint64_t size, std::uint64_t written_
   Status st;
   if (written_end < size && ::ftruncate(fd, static_cast<off_t>(size)) != 0)
     st = ErrnoError("truncate " + what, errno);
-  if (st.ok() && as_root_ && ::fchown(fd, m.uid, m.gid) != 0) st = ErrnoError("chown " + what, errno);
+  const bool chown_needed = as_root_ && (m.uid != euid_ || m.gid != egid_);
+  if (st.ok() && chown_needed && ::fchown(fd, m.uid, m.gid) != 0) st = ErrnoError("chown " + what, errno);
+  // The create mode already holds the bits unless the umask removed some, the
+  // file is not owner-writable, it has setuid/setgid/sticky, or chown cleared them.
   const mode_t mode = m.mode & 07777;
-  if (st.ok() && (mode != 0600 || (umask_ & 0600)) && ::fchmod(fd, mode) != 0)
+  const mode_t created = ((m.mode & 0777) | 0200) & ~umask_;
+  if (st.ok() && (created != mode || (chown_needed && (mode & 06000))) && ::fchmod(fd, mode) != 0)
     st = ErrnoError("chmod " + what, errno);
   timespec ts[2] = {Ts(m.atime), Ts(m.mtime)};
   if (st.ok() && ::futimens(fd, ts) != 0) st = ErrnoError("set times of " + what, errno);

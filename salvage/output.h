@@ -46,7 +46,8 @@ class OutputTree {
   Result<int> DirFd(const std::string& rel, bool* owned) const;
   void DropCache();
 
-  Result<int> CreateFile(int dirfd, const std::string& name) const;
+  // Created with the file's permission bits (the umask may narrow them; FinishFile fixes that).
+  Result<int> CreateFile(int dirfd, const std::string& name, std::uint16_t mode) const;
   // Sets size (sparse tail), owner, mode, times; closes fd in every case.
   Status FinishFile(int fd, std::uint64_t size, std::uint64_t written_end, const OutputMeta& m,
                     const std::string& what) const;
@@ -63,6 +64,8 @@ class OutputTree {
   bool dry_run_;
   int root_fd_ = -1;
   bool as_root_ = false;
+  uid_t euid_ = 0;
+  gid_t egid_ = 0;
   mode_t umask_ = 022;
   std::unordered_map<std::string, int> cache_;
   std::size_t fd_budget_ = 512;

@@ -15,17 +15,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Status WriteText(const std::string& path, const std::string& text) {
+Status WriteReport(const std::string& path, const Manifest& m) {
   if (path == "-") {
-    std::cout << text << std::flush;
-    return {};
+    std::fflush(stdout);
+    std::cout.flush();
+    bool ok = EmitManifestJson(m, "salvage", [](std::string_view s) {
+      return std::fwrite(s.data(), 1, s.size(), stdout) == s.size();
+    });
+    std::fflush(stdout);
+    return ok ? Status() : Status(Error{Code::kIoError, "--report -: write failed"});
   }
-  std::ofstream out(path, std::ios::trunc | std::ios::binary);
-  if (!out) return Error{Code::kInvalidArgument, "--report " + path + ": cannot be written"};
-  out << text;
-  out.close();
-  if (!out) return Error{Code::kIoError, "--report " + path + ": write failed"};
-  return {};
+  std::FILE* f = std::fopen(path.c_str(), "wbe");
+  if (!f) return Error{Code::kInvalidArgument, "--report " + path + ": cannot be written"};
+  bool ok = EmitManifestJson(m, "salvage", [&](std::string_view s) {
+    return std::fwrite(s.data(), 1, s.size(), f) == s.size();
+  });
+  ok = std::fclose(f) == 0 && ok;
+  return ok ? Status() : Status(Error{Code::kIoError, "--report " + path + ": write failed"});
 }
 
 std::string Human(std::uint64_t b) {
@@ -44,7 +50,7 @@ std::string Row(const std::string& k, const std::string& v) {
   return s + v + "\n";
 }
 
-std::string Summary(const Salvager& s, const Manifest& m, bool dry_run, double secs) {
+std::string Summary(Salvager& s, const Manifest& m, bool dry_run, double secs) {
   auto t = m.ComputeTotals();
   std::map<std::string, int> kinds;
   for (const auto& d : m.damage) ++kinds[d.kind];
@@ -113,14 +119,14 @@ Result<RunOutcome> RunSalvage(const SalvageOptions& opts, const RunOptions& run,
     if (Status st = sv.ExtractRest(progress); !st.ok()) return st.error();
   }
   if (Status st = sv.WriteManifest(); !st.ok()) return st.error();
-  Manifest m = sv.BuildManifest();
   RunOutcome out;
-  out.totals = m.ComputeTotals();
   out.needs_attention = sv.NeedsAttention();
+  const Manifest& m = sv.BuildManifest();
+  out.totals = m.ComputeTotals();
   out.summary = Summary(sv, m, opts.dry_run,
                         std::chrono::duration<double>(Clock::now() - t0).count());
   if (run.report) {
-    if (Status st = WriteText(*run.report, ManifestJson(m)); !st.ok()) return st.error();
+    if (Status st = WriteReport(*run.report, m); !st.ok()) return st.error();
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <thread>
 
@@ -83,7 +84,6 @@ Status Salvager::Scan() {
   if (!cat.ok()) return cat.error();
   cat_ = std::move(*cat);
   group_done_.assign(cat_.group_names.size(), 0);
-  results_.assign(cat_.group_names.size(), GroupResult{});
   snapshot_.groups_total = cat_.group_names.size();
   if (!opts_.out_dir.empty()) {
     auto out = OutputTree::Open(opts_.out_dir, opts_.dry_run);
@@ -130,11 +130,23 @@ Status Salvager::ExtractGroupOnce(std::int32_t group, ProgressSink* progress) {
   env.snapshot = &snapshot_;
   GroupResult res;
   if (Status s = ExtractGroup(group, env, &res); !s.ok()) return s;
-  results_[group] = std::move(res);
+  auto move_into = [](auto& dst, auto& src) {
+    dst.insert(dst.end(), std::make_move_iterator(src.begin()), std::make_move_iterator(src.end()));
+  };
+  move_into(manifest_.dirs, res.dirs);
+  move_into(manifest_.files, res.files);
+  move_into(manifest_.symlinks, res.symlinks);
+  move_into(extract_damage_, res.damage);
   group_done_[group] = 1;
   ++snapshot_.groups_done;
   if (progress) progress->Update(snapshot_);
-  if (group >= kFirstUserGroup) return WriteManifest();
+  // Keep the manifest current for resume, but not at the cost of rewriting a
+  // 200,000-file manifest after each of thousands of small users.
+  const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (group >= kFirstUserGroup && now - last_manifest_write_ >= 10) {
+    last_manifest_write_ = now;
+    return WriteManifest();
+  }
   return {};
 }
 
@@ -147,27 +159,24 @@ Status Salvager::ExtractUser(const std::string& user, ProgressSink* progress) {
 Status Salvager::ExtractConfig(ProgressSink* progress) { return ExtractGroupOnce(kGroupConfig, progress); }
 Status Salvager::ExtractRest(ProgressSink* progress) { return ExtractGroupOnce(kGroupRest, progress); }
 
-Manifest Salvager::BuildManifest() const {
-  Manifest m;
+const Manifest& Salvager::BuildManifest() {
+  Manifest& m = manifest_;
   m.source_path = src_->path();
   m.source_size = src_->size();
   m.sha256_before = sha256_before_;
   m.fs = info_;
   m.damage = info_.damage;
   m.damage.insert(m.damage.end(), cat_.damage.begin(), cat_.damage.end());
+  m.damage.insert(m.damage.end(), extract_damage_.begin(), extract_damage_.end());
   for (const auto& r : src_->Unreadable())
     m.damage.push_back({"unreadable", "bytes " + std::to_string(r.offset) + "+" + std::to_string(r.length) +
                                           " of the source could not be read (zero-filled)"});
   m.spool_path = cat_.spool_path;
   m.config_path = cat_.config_path;
-  for (size_t g = 0; g < results_.size(); ++g) {
-    const auto& r = results_[g];
-    m.dirs.insert(m.dirs.end(), r.dirs.begin(), r.dirs.end());
-    m.files.insert(m.files.end(), r.files.begin(), r.files.end());
-    m.symlinks.insert(m.symlinks.end(), r.symlinks.begin(), r.symlinks.end());
-    m.damage.insert(m.damage.end(), r.damage.begin(), r.damage.end());
-    if (g >= static_cast<size_t>(kFirstUserGroup)) m.users.push_back({cat_.group_names[g], group_done_[g] != 0});
-  }
+  m.users.clear();
+  for (size_t g = kFirstUserGroup; g < group_done_.size(); ++g)
+    m.users.push_back({cat_.group_names[g], group_done_[g] != 0});
+  m.lost_found.clear();
   if (group_done_.size() > static_cast<size_t>(kGroupRest) && group_done_[kGroupRest]) m.lost_found = cat_.lost_found;
   auto by_path = [](auto& a, auto& b) { return a.path < b.path; };
   std::sort(m.dirs.begin(), m.dirs.end(), by_path);
@@ -183,8 +192,8 @@ Status Salvager::WriteManifest() {
   return salvage::WriteManifest(BuildManifest(), opts_.out_dir + "/salvage.json");
 }
 
-bool Salvager::NeedsAttention() const {
-  Manifest m = BuildManifest();
+bool Salvager::NeedsAttention() {
+  const Manifest& m = BuildManifest();
   auto t = m.ComputeTotals();
   return t.damaged_files || t.incomplete_dirs || t.lost_found || !m.damage.empty();
 }

@@ -9,7 +9,7 @@
 //   s->Scan();                              // walk + inode scan + discovery + rehome; no data yet
 //   for (user : s->Users()) s->ExtractUser(user, sink);   // in any (priority) order
 //   s->ExtractConfig(sink); s->ExtractRest(sink);         // rest = non-user spool + lost+found
-//   s->WriteManifest();                     // also written after each user
+//   s->WriteManifest();                     // also written after a user when >= 10 s passed
 // Each Extract* finishes its files completely before returning, and records
 // the user as done in the manifest; extracting a group twice is a no-op.
 // Extract* calls must come from one thread at a time; each uses --jobs
@@ -61,12 +61,13 @@ class Salvager {
   Status ExtractUser(const std::string& user, ProgressSink* progress = nullptr);
   Status ExtractConfig(ProgressSink* progress = nullptr);
   Status ExtractRest(ProgressSink* progress = nullptr);
-  // Sorted, deterministic manifest of what has been extracted so far.
-  Manifest BuildManifest() const;
+  // Sorted, deterministic manifest of what has been extracted so far (a
+  // reference to the Salvager's own copy; valid until the next Extract*).
+  const Manifest& BuildManifest();
   Status WriteManifest();  // DIR/salvage.json; no-op in dry-run
   // True when anything needs an operator: damaged files, incomplete dirs,
   // lost+found entries, or filesystem damage.
-  bool NeedsAttention() const;
+  bool NeedsAttention();
 
  private:
   explicit Salvager(SalvageOptions o) : opts_(std::move(o)) {}
@@ -83,9 +84,11 @@ class Salvager {
   std::map<std::string, PreviousFile> previous_;
   std::unordered_map<std::uint32_t, FileRecord> linked_;
   std::vector<char> group_done_;
-  std::vector<GroupResult> results_;  // per group
+  Manifest manifest_;                 // records of the groups done so far
+  std::vector<DamageNote> extract_damage_;
   ProgressSnapshot snapshot_;
   std::string sha256_before_;
+  double last_manifest_write_ = 0;  // steady seconds
 };
 
 // Reads a --users / --priority file: one user a line; blank lines and
