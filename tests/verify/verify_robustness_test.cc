@@ -64,7 +64,10 @@ void Mutate(const StoreDirs& s, const std::string& path, const std::string& user
 class VerifyRobustness : public ::testing::Test {
  protected:
   void SetUp() override {
-    s_ = CopyStore(PristineStore("uuid"), "robustness");
+    // One copy per test: ctest runs the tests as parallel processes.
+    s_ = CopyStore(PristineStore("uuid"),
+                   std::string("robustness_") +
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
     f_ = PickFolder(s_, 2);
     user_ = UserOf(f_.entry.name);
   }
