@@ -13,6 +13,7 @@ namespace mr::verify {
 namespace {
 
 constexpr std::uint8_t kAnnotFlagDeleted = 1;  // metadata flag byte: tombstone
+constexpr std::string_view kOwnerUserid = "[.OwNeR.]";
 
 // "<uid>\0<entry>\0<userid>\0" -> parts; false if not that shape.
 bool SplitKey(const std::string& key, std::uint32_t* uid, std::string* entry,
@@ -60,7 +61,8 @@ bool SplitValue(const std::string& data, std::string* value, bool* deleted) {
 }  // namespace
 
 Result<cyrus::AnnotationsForCrc> ReadMessageAnnotations(const std::string& path,
-                                                        std::vector<std::string>* problems) {
+                                                        std::vector<std::string>* problems,
+                                                        const std::string& owner) {
   cyrus::AnnotationsForCrc out;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
@@ -92,6 +94,7 @@ Result<cyrus::AnnotationsForCrc> ReadMessageAnnotations(const std::string& path,
       continue;
     }
     if (deleted || a.value.empty()) continue;
+    if (!owner.empty() && a.userid == kOwnerUserid) a.userid = owner;
     out.push_back(std::move(a));
   }
   return out;

@@ -21,7 +21,12 @@
 
 namespace mr::verify {
 
+// Private annotations of the mailbox owner are stored under the userid
+// "[.OwNeR.]" and count in sync_crc_annot under the owner's userid (checked
+// with reconstruct): pass `owner` ("fred.smith" for user.fred^smith) to get
+// them so; empty leaves the stored userid.
 Result<cyrus::AnnotationsForCrc> ReadMessageAnnotations(const std::string& path,
-                                                        std::vector<std::string>* problems);
+                                                        std::vector<std::string>* problems,
+                                                        const std::string& owner = "");
 
 }  // namespace mr::verify

@@ -24,6 +24,7 @@
 #include "reconcile/cyrus/header.h"
 #include "reconcile/cyrus/index.h"
 #include "reconcile/verify_annot.h"
+#include "reconcile/verify_db.h"
 
 namespace mr::verify {
 namespace {
@@ -183,10 +184,12 @@ void CheckRecords(const IndexFile& ix, const HeaderCheck& hc, Findings& f) {
 
 // Counts, quota and sync CRCs as Cyrus derives them from the records. Only
 // meaningful when every record was read.
-void CheckAggregates(const IndexFile& ix, const HeaderCheck& hc, const std::string& dir,
-                     Findings& f) {
+void CheckAggregates(const FolderSpec& spec, const IndexFile& ix, const HeaderCheck& hc,
+                     const std::string& dir, Findings& f) {
   std::vector<std::string> annot_problems;
-  auto annots = ReadMessageAnnotations(dir + "/cyrus.annotations", &annot_problems);
+  std::string owner = UserOfMailbox(spec.name);
+  std::replace(owner.begin(), owner.end(), '^', '.');
+  auto annots = ReadMessageAnnotations(dir + "/cyrus.annotations", &annot_problems, owner);
   for (const auto& p : annot_problems) f.Add(p);
   if (!annots.ok()) f.Add("cyrus.annotations unreadable (" + annots.error().message + ")");
   IndexHeader c = ix.header;
@@ -356,7 +359,7 @@ FolderVerdict VerifyFolder(const FolderSpec& spec, const FolderLayout& layout,
   // Counts and sync CRCs as 3.6 derives them; an older index (Cyrus upgrades
   // it on first open) is checked for everything but these.
   if (ix->problems.empty() && ix->header.minor_version == cyrus::kIndexMinorVersion)
-    CheckAggregates(*ix, hc, dir, f);
+    CheckAggregates(spec, *ix, hc, dir, f);
   CheckCache(*ix, dir, f);
   if (!skip_messages) CheckMessages(*ix, dir, f, v);
   CheckStrays(*ix, dir, f);

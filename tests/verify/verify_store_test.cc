@@ -235,6 +235,31 @@ TEST_P(VerifyStore, WrongSyncCrc) {
               ElementsAre(f.entry.name + ": cyrus.index sync_crc mismatch " + want));
 }
 
+TEST_P(VerifyStore, RealMessageAnnotationsCountInSyncCrcAnnot) {
+  StoreDirs s = Fresh();
+  // Cyrus itself sets a private (owner, "[.OwNeR.]") and a shared annotation.
+  RunResult a = mr::testing::Run(
+      "python3 " + std::string(MR_SOURCE_DIR) + "/tests/reconcile/annotate_store.py --spool " +
+      s.spool() + " --conf " + s.conf() + " bob 2>&1");
+  ASSERT_EQ(a.rc, 0) << a.out;
+  RunResult out = Verify(s);
+  EXPECT_EQ(out.rc, 0) << out.out;
+  // And a wrong stored sync_crc_annot is named.
+  FolderAt f = PickFolder(s, 2, "bob");
+  ASSERT_EQ(f.entry.name, "user.bob");
+  auto bytes = Slurp(f.dir + "/cyrus.index");
+  std::uint32_t good = GetBE32(bytes, 120);
+  PutBE32(bytes, 120, good ^ 0x8000u);
+  FixIndexHeaderCrc(bytes);
+  Spit(f.dir + "/cyrus.index", bytes);
+  char want[128];
+  std::snprintf(want, sizeof want, "(index says %08x, records give %08x)", good ^ 0x8000u, good);
+  out = Verify(s);
+  EXPECT_EQ(out.rc, 1);
+  EXPECT_THAT(out.lines(),
+              ElementsAre(f.entry.name + ": cyrus.index sync_crc_annot mismatch " + want));
+}
+
 TEST_P(VerifyStore, BadCacheRecordCrc) {
   StoreDirs s = Fresh();
   FolderAt f = PickFolder(s, 1);
