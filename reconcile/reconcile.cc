@@ -189,6 +189,9 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
     fo.not_merged = plan.not_merged;
     out.status = Worse(out.status, Info(plan.reason).severity);
     if (!plan.unrecoverable.empty()) out.status = Worse(out.status, Severity::kLost);
+    // The salvaged db names a folder whose directory salvage did not find and
+    // the backup has no copy of: written empty, an operator must look.
+    if (p.emit && p.s && !p.b && si && !si->dir_exists) out.status = Worse(out.status, Severity::kAttention);
     if (!plan.not_merged.empty()) out.status = Worse(out.status, Severity::kAttention);
     if (fo.folder == "INBOX") {
       if (p.s) s_inbox_id = p.s->uniqueid;

@@ -188,6 +188,15 @@ TEST_P(ReconcileE2E, InPlaceOntoTheBackup) {
   ASSERT_TRUE(rc == 0 || rc == 1);
   EXPECT_EQ(Check(tmp_ + "/bk/spool", tmp_ + "/bk/conf"), 0) << File("check.txt");
   EXPECT_EQ(Truth(tmp_ + "/bk/spool", tmp_ + "/bk/conf", ""), 0) << File("compare.txt");
+  if (layout_ == "legacy") {
+    // fred's re-created Sent took the old one's directory: the backup's folder is set aside.
+    auto rep1 = ReadJson(tmp_ + "/report.json");
+    const auto* sent = Folder(rep1, "fred^smith", "INBOX.Sent");
+    ASSERT_NE(sent, nullptr);
+    ASSERT_TRUE(sent->contains("set_aside"));
+    struct stat sb {};
+    EXPECT_EQ(::stat(((*sent)["set_aside"].get<std::string>() + "/cyrus.index").c_str(), &sb), 0);
+  }
   // Rerun in place: the output plans to itself (the re-created folder is now
   // the backup's too, so nothing is left to report for it).
   int rc2 = Sh(cmd);
