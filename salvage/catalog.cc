@@ -5,6 +5,8 @@
 #include <map>
 #include <unordered_map>
 
+#include <zlib.h>
+
 #include "common/fsutil.h"
 #include "common/sha1.h"
 #include "salvage/cyrus_meta.h"
@@ -18,6 +20,10 @@ namespace {
 
 constexpr std::uint64_t kMetaCap = 64ull << 20;   // cyrus.index of a huge folder fits
 constexpr std::uint64_t kLostHashCap = 256ull << 20;
+
+std::uint32_t Crc32(const std::vector<std::uint8_t>& d) {
+  return static_cast<std::uint32_t>(::crc32(0L, d.data(), static_cast<uInt>(d.size())));
+}
 
 std::vector<std::string> SplitPath(const std::string& p) {
   std::vector<std::string> out;
@@ -131,6 +137,7 @@ class Builder {
         auto h = ParseCyrusHeader(*data);
         if (!h.ok()) continue;
         mailboxes_[n.parent] = MailboxInfo{h->name, h->uniqueid};
+        header_crc_[Crc32(*data)] = n.parent;
       } else if (n.name == "mailboxes.db" && config_node_ < 0 && PathUnderRoot(n.parent)) {
         config_node_ = n.parent;
       }
@@ -267,11 +274,56 @@ class Builder {
     }
   }
 
+  // A lost cyrus.header goes back to the folder named by its uniqueid (uuid
+  // layout: the directory is named after it) when that folder has none; a lost
+  // cyrus.index goes back to the folder whose cyrus.header has the CRC32 the
+  // index header records (offset 96).
+  void RehomeMetadata(const std::vector<std::int32_t>& files) {
+    std::unordered_map<std::string, std::int32_t> uuid_dirs;
+    for (const auto& d : c_.tree.dirs) {
+      const Node& n = c_.tree.nodes[d.node];
+      if (n.parent >= 0 && n.name.size() >= 8 && Child(d.node, "cyrus.header") < 0 && PathUnderRoot(d.node))
+        uuid_dirs.emplace(n.name, d.node);
+    }
+    std::vector<std::pair<std::int32_t, std::vector<std::uint8_t>>> indexes;
+    for (auto f : files) {
+      bool damaged = false;
+      auto data = ReadSmallFile(fs_, c_.tree.nodes[f].ino, kMetaCap, &damaged);
+      if (!data.ok() || damaged || data->size() < 160) continue;
+      if (auto h = ParseCyrusHeader(*data); h.ok()) {
+        auto it = uuid_dirs.find(h->uniqueid);
+        if (it == uuid_dirs.end()) continue;
+        const std::int32_t dir = it->second;
+        Reparent(f, dir, "cyrus.header");
+        uuid_dirs.erase(it);
+        mailboxes_[dir] = MailboxInfo{h->name, h->uniqueid};
+        header_crc_[Crc32(*data)] = dir;
+        ++c_.rehomed_files;
+        c_.damage.push_back({"rehome", "lost cyrus.header inode " + std::to_string(c_.tree.nodes[f].ino) +
+                                           " put back in " + c_.tree.PathOf(dir)});
+      } else if (ParseIndexGuids(*data).ok()) {
+        indexes.emplace_back(f, std::move(*data));
+      }
+    }
+    for (auto& [f, data] : indexes) {
+      const std::uint32_t crc = (std::uint32_t(data[96]) << 24) | (std::uint32_t(data[97]) << 16) |
+                                (std::uint32_t(data[98]) << 8) | std::uint32_t(data[99]);
+      auto it = header_crc_.find(crc);
+      if (it == header_crc_.end() || Child(it->second, "cyrus.index") >= 0) continue;
+      Reparent(f, it->second, "cyrus.index");
+      ++c_.rehomed_files;
+      c_.damage.push_back({"rehome", "lost cyrus.index inode " + std::to_string(c_.tree.nodes[f].ino) +
+                                         " put back in " + c_.tree.PathOf(it->second)});
+    }
+  }
+
   void RehomeFiles() {
     std::vector<std::int32_t> files;
     for (auto r : c_.tree.lost)
       if (c_.tree.nodes[r].parent < 0 && c_.tree.nodes[r].type == NodeType::kFile) files.push_back(r);
     if (files.empty()) return;
+    RehomeMetadata(files);
+    std::erase_if(files, [&](std::int32_t f) { return c_.tree.nodes[f].parent >= 0; });
     // GUID -> (folder node, uid) from every salvaged cyrus.index in the spool.
     std::unordered_map<std::string, std::pair<std::int32_t, std::uint32_t>> by_guid;
     for (const auto& [dir, mb] : mailboxes_) {
@@ -367,6 +419,7 @@ class Builder {
   Catalog c_;
   std::unordered_map<std::int32_t, std::map<std::string, std::int32_t>> children_;
   std::map<std::int32_t, MailboxInfo> mailboxes_;
+  std::unordered_map<std::uint32_t, std::int32_t> header_crc_;  // CRC32 of cyrus.header -> folder
   std::int32_t spool_node_ = 0;
   std::int32_t config_node_ = -1;
 };
