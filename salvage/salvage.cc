@@ -178,11 +178,14 @@ const Manifest& Salvager::BuildManifest() {
     m.users.push_back({cat_.group_names[g], group_done_[g] != 0});
   m.lost_found.clear();
   if (group_done_.size() > static_cast<size_t>(kGroupRest) && group_done_[kGroupRest]) m.lost_found = cat_.lost_found;
-  auto by_path = [](auto& a, auto& b) { return a.path < b.path; };
-  std::sort(m.dirs.begin(), m.dirs.end(), by_path);
-  std::sort(m.files.begin(), m.files.end(), by_path);
-  std::sort(m.symlinks.begin(), m.symlinks.end(), by_path);
-  std::sort(m.lost_found.begin(), m.lost_found.end(), by_path);
+  auto sort_by_path = [](auto& v) {
+    auto by_path = [](auto& a, auto& b) { return a.path < b.path; };
+    if (!std::is_sorted(v.begin(), v.end(), by_path)) std::sort(v.begin(), v.end(), by_path);
+  };
+  sort_by_path(m.dirs);
+  sort_by_path(m.files);
+  sort_by_path(m.symlinks);
+  sort_by_path(m.lost_found);
   std::sort(m.users.begin(), m.users.end(), [](auto& a, auto& b) { return a.user < b.user; });
   return m;
 }
