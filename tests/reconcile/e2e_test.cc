@@ -357,6 +357,33 @@ TEST_P(ReconcileDamageE2E, BadArgumentsExitTwo) {
             2);  // writing onto the backup needs --in-place
 }
 
+TEST_P(ReconcileDamageE2E, GarbageMetadataIsDataNotACrash) {
+  // bob: INBOX header garbage, Sent index records overwritten, Trash cache cut short;
+  // alice: INBOX index header garbage. Nothing may be lost that either side still has.
+  std::string inbox = SalvDir("bob", "INBOX"), sent = SalvDir("bob", "INBOX.Sent");
+  std::string trash = SalvDir("bob", "INBOX.Trash"), alice = SalvDir("alice", "INBOX");
+  ASSERT_EQ(Sh("head -c 300 /dev/urandom > " + Q(inbox + "/cyrus.header")), 0);
+  ASSERT_EQ(Sh("head -c 150 /dev/urandom | dd of=" + Q(sent + "/cyrus.index") +
+               " bs=1 seek=200 conv=notrunc status=none"), 0);
+  ASSERT_EQ(Sh("truncate -s 100 " + Q(trash + "/cyrus.cache")), 0);
+  ASSERT_EQ(Sh("head -c 64 /dev/urandom | dd of=" + Q(alice + "/cyrus.index") +
+               " bs=1 seek=8 conv=notrunc status=none"), 0);
+  int rc = Reconcile("");
+  ASSERT_TRUE(rc == 0 || rc == 1) << rc;
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  // Every message of the current store is served, at its uid with its content
+  // (flags where the damaged metadata held them may come from the backup).
+  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf",
+                  "--superset bob/INBOX --superset bob/INBOX.Sent --superset alice/INBOX "
+                  "--ignore-flags bob/INBOX.Trash"),
+            0)
+      << File("compare.txt");
+  auto rep = ReadJson(tmp_ + "/report.json");
+  const auto* f = Folder(rep, "bob", "INBOX.Sent");
+  ASSERT_NE(f, nullptr);
+  EXPECT_FALSE((*f)["problems"].empty());
+}
+
 TEST_P(ReconcileDamageE2E, MessageAnnotationsCarriedWithTheirSyncCrc) {
   // Real per-message annotations (private ones are keyed by "[.OwNeR.]").
   ASSERT_EQ(Sh("python3 " + std::string(MR_SOURCE_DIR) + "/tests/reconcile/annotate_store.py --spool " +
