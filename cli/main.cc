@@ -1,5 +1,7 @@
 // mailrescue: salvage a damaged ext2/3/4 Cyrus spool and reconcile it with a
 // restored backup. This file only dispatches to the registered subcommands.
+#include <signal.h>
+
 #include <algorithm>
 #include <exception>
 #include <iostream>
@@ -16,6 +18,9 @@ std::vector<Command>& Registry() {
 
 int main(int argc, char** argv) {
   using namespace mr::cli;
+  // A file-size limit (ulimit -f, a quota-like cap) must be an EFBIG error value that
+  // names the file, not a SIGXFSZ death with no message.
+  ::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"mailrescue - get a Cyrus mail service back after its spool disk dies"};
   app.set_version_flag("--version", std::string("mailrescue ") + MAILRESCUE_VERSION);
   app.require_subcommand(1);
