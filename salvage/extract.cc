@@ -106,10 +106,7 @@ class GroupRunner {
       }
     for (const auto& p : parents)
       if (Status s = env_.out->MakeDir(p); !s.ok()) return s;
-    if (env_.snapshot) {
-      env_.snapshot->phase = c_.group_names[group_];
-      env_.snapshot->files_total += items_.size();
-    }
+    if (env_.snapshot) env_.snapshot->phase = c_.group_names[group_];
     outs_.assign(items_.size(), ItemOut{});
     tbb::task_arena arena(std::max(1, env_.jobs));
     arena.execute([&] {
@@ -278,7 +275,12 @@ class GroupRunner {
     FileRecord rec;
     rec.path = primary;
     rec.ino = in.ino;
-    rec.size = in.size;
+    // An inode may claim any i_size (2^60 bytes); a file cannot hold more than the
+    // filesystem (ReadFileData reads no further), so the rest of the claim is damage
+    // and is neither hashed nor written as a sparse tail.
+    const std::uint64_t size =
+        std::min<std::uint64_t>(in.size, ext2fs_blocks_count(fs->super) * fs->blocksize);
+    rec.size = size;
     rec.mtime = in.mtime.sec;
     rec.mtime_ns = in.mtime.nsec;
     if (!Resumable(in, primary, &rec)) {
@@ -314,16 +316,20 @@ class GroupRunner {
         ::close(fd);
         return;
       }
-      if (hashed < in.size) HashZeros(h, in.size - hashed);
-      if (Status s = env_.out->FinishFile(fd, in.size, hashed, MetaOf(in), primary); !s.ok()) {
+      if (hashed < size) HashZeros(h, size - hashed);
+      if (Status s = env_.out->FinishFile(fd, size, hashed, MetaOf(in), primary); !s.ok()) {
         o->error = s;
         return;
       }
       rec.sha1 = ToHex(h.Final());
       rec.damaged = r.damaged;
       rec.problem = r.problem;
-      if (!r.damaged.empty())
-        o->damage.push_back({"damaged_file", primary + ": " + r.problem});
+      if (size < in.size) {
+        rec.damaged.push_back({size, in.size - size});
+        if (rec.problem.empty()) rec.problem = "i_size larger than the filesystem";
+      }
+      if (!rec.damaged.empty())
+        o->damage.push_back({"damaged_file", primary + ": " + rec.problem});
     }
     o->share = in.links > 1;
     for (std::size_t k = 1; k < it.nodes.size(); ++k) {

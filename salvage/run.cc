@@ -99,6 +99,7 @@ Result<RunOutcome> RunSalvage(const SalvageOptions& opts, const RunOptions& run,
   std::vector<std::string> pending;
   for (const auto& u : sv.Users())
     if (!only || only->count(u)) pending.push_back(u);
+  sv.PlanProgress(pending, !only);
   while (!pending.empty()) {
     size_t pick = 0;
     if (run.priority_file) {
@@ -210,13 +211,16 @@ void StreamProgress::Update(const ProgressSnapshot& s) {
   if (!tty_ && !group_done && now - last_line_ < 5) return;
   last_line_ = now;
   const double rate = el > 0 ? static_cast<double>(s.bytes_done) / el : 0;
+  const double frate = el > 0 ? static_cast<double>(s.files_done) / el : 0;
+  const double eta = frate > 0 && s.files_total > s.files_done
+                         ? static_cast<double>(s.files_total - s.files_done) / frate : 0;
   char line[256];
-  std::snprintf(line, sizeof line, "salvage: %s users %llu/%llu files %llu/%llu %s %.1f MiB/s",
+  std::snprintf(line, sizeof line, "salvage: %s groups %llu/%llu files %llu/%llu %s %.1f MiB/s ETA %.0f s",
                 s.phase.c_str(), static_cast<unsigned long long>(s.groups_done),
                 static_cast<unsigned long long>(s.groups_total),
                 static_cast<unsigned long long>(s.files_done),
                 static_cast<unsigned long long>(s.files_total), Human(s.bytes_done).c_str(),
-                rate / 1048576.0);
+                rate / 1048576.0, eta);
   if (tty_) {
     std::fprintf(f_, "\r%-100s", line);
     drew_ = true;

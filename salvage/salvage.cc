@@ -114,6 +114,25 @@ bool Salvager::HasUser(const std::string& user) const {
                    cat_.group_names.end(), user) != cat_.group_names.end();
 }
 
+void Salvager::PlanProgress(const std::vector<std::string>& users, bool with_rest) {
+  auto count = [&](size_t g) {
+    std::uint64_t n = 0;
+    if (g < cat_.members.size())
+      for (auto node : cat_.members[g]) n += cat_.tree.nodes[node].type != NodeType::kDir;
+    return n;
+  };
+  snapshot_.files_total = 0;
+  snapshot_.groups_total = 0;
+  for (size_t g = 0; g < cat_.group_names.size(); ++g) {
+    const bool user_group = g >= static_cast<size_t>(kFirstUserGroup);
+    if ((user_group && std::find(users.begin(), users.end(), cat_.group_names[g]) != users.end()) ||
+        (!user_group && with_rest)) {
+      snapshot_.files_total += count(g);
+      ++snapshot_.groups_total;
+    }
+  }
+}
+
 Status Salvager::ExtractGroupOnce(std::int32_t group, ProgressSink* progress) {
   if (!scanned_) return Error{Code::kInternal, "salvage: Extract before Scan"};
   if (group < 0 || static_cast<size_t>(group) >= group_done_.size())

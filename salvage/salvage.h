@@ -58,6 +58,10 @@ class Salvager {
   std::vector<std::string> Users() const;  // sorted
   bool HasUser(const std::string& user) const;
 
+  // Sets the totals progress reports count against (ETA): the users about to
+  // be extracted, plus the config and rest groups when `with_rest`.
+  void PlanProgress(const std::vector<std::string>& users, bool with_rest);
+
   Status ExtractUser(const std::string& user, ProgressSink* progress = nullptr);
   Status ExtractConfig(ProgressSink* progress = nullptr);
   Status ExtractRest(ProgressSink* progress = nullptr);
