@@ -78,7 +78,9 @@ std::string StoreView::b_conf() const {
   return s == std::string::npos ? "." : paths_.backup_db.substr(0, s);
 }
 
-Result<StoreView> StoreView::Open(const StorePaths& paths) {
+Result<StoreView> StoreView::Open(const StorePaths& paths, const std::vector<std::string>& only_users) {
+  std::set<std::string> only_set(only_users.begin(), only_users.end());
+  const std::set<std::string>* only = only_users.empty() ? nullptr : &only_set;
   StoreView v;
   v.paths_ = paths;
   auto man = ReadSalvageManifest(paths.salvaged_dir + "/salvage.json");
@@ -130,6 +132,28 @@ Result<StoreView> StoreView::Open(const StorePaths& paths) {
     ScannedFolder sf;
     sf.rel_dir = rel;
     sf.legacy = rel.rfind("uuid/", 0) != 0;
+    // Cheap attribution first (no header read): the clean salvaged db knows
+    // a uuid directory's mailbox; a legacy path names its user. Headers are
+    // read only where needed, and not at all for users this run skips.
+    if (!sf.legacy && v.s_db_ok_) {
+      auto id = UniqueidFromUuidRelDir(rel);
+      auto it = id ? s_name_by_id.find(*id) : s_name_by_id.end();
+      if (it != s_name_by_id.end()) {
+        if (IsDeletedName(it->second)) continue;
+        std::string u = UserOf(it->second);
+        if (u.empty() || (only && !only->count(u))) continue;
+        sf.uniqueid = *id;
+        sf.name = it->second;
+        sf.header_ok = Exists(v.s_spool() + "/" + rel + "/cyrus.header");
+        v.s_scan_[u].push_back(std::move(sf));
+        continue;
+      }
+    }
+    if (sf.legacy && only) {
+      auto n = MailboxFromLegacyRelDir(rel, true);
+      if (!n) n = MailboxFromLegacyRelDir(rel, false);
+      if (n && !only->count(UserOf(*n))) continue;
+    }
     auto h = cyrus::ReadHeaderFile(v.s_spool() + "/" + rel + "/cyrus.header");
     if (h) {
       sf.header_ok = true;
@@ -149,6 +173,7 @@ Result<StoreView> StoreView::Open(const StorePaths& paths) {
     }
     std::string u = UserOf(sf.name);
     if (u.empty()) continue;  // shared, or unnameable: not a user folder
+    if (only && !only->count(u)) continue;
     v.s_scan_[u].push_back(std::move(sf));
   }
   return v;

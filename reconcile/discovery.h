@@ -46,7 +46,9 @@ struct ScannedFolder {
 
 class StoreView {
  public:
-  static Result<StoreView> Open(const StorePaths& paths);
+  // only_users (optional): the walk attributes folders to these users only
+  // and reads no header of other users' folders it can attribute cheaply.
+  static Result<StoreView> Open(const StorePaths& paths, const std::vector<std::string>& only_users = {});
 
   const StorePaths& paths() const { return paths_; }
   std::string s_spool() const { return paths_.salvaged_dir + "/spool"; }

@@ -110,7 +110,7 @@ Result<Reconciler> Reconciler::Open(const ReconcileOptions& opts) {
     if (!r.opts_.in_place && r.opts_.out_spool == r.opts_.paths.backup_spool)
       return Error{Code::kInvalidArgument, "--out-spool: is the backup spool; use --in-place to write onto it"};
   }
-  auto v = StoreView::Open(r.opts_.paths);
+  auto v = StoreView::Open(r.opts_.paths, r.opts_.users);
   if (!v) return v.error();
   r.view_ = std::move(v.value());
   r.apply_.s_spool = r.view_.s_spool();

@@ -340,6 +340,22 @@ TEST_P(ReconcileDamageE2E, UnreadableSalvagedDbDropsNoFolder) {
       << File("compare.txt");
 }
 
+TEST_P(ReconcileDamageE2E, UsersFileLimitsTheRunAndBatchesAccumulate) {
+  std::ofstream(tmp_ + "/users.txt") << "bob\n# comment\n\n";
+  Reconcile("--users " + Q(tmp_ + "/users.txt"));
+  auto rep = ReadJson(tmp_ + "/report.json");
+  ASSERT_EQ(rep["users"].size(), 1u);
+  EXPECT_EQ(rep["users"][0]["user"], "bob");
+  auto db = mr::cyrus::ReadMailboxesDb(tmp_ + "/out/conf/mailboxes.db");
+  ASSERT_TRUE(db.ok());
+  for (const auto& e : *db) EXPECT_EQ(mr::UserOf(e.name), "bob") << e.name;
+  // A second batch adds the other users; the db then holds everyone.
+  std::ofstream(tmp_ + "/users.txt") << "alice\ndave\nfred^smith\nnewbie\n";
+  Reconcile("--users " + Q(tmp_ + "/users.txt"));
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", ""), 0) << File("compare.txt");
+}
+
 TEST_P(ReconcileDamageE2E, BadArgumentsExitTwo) {
   EXPECT_EQ(Sh(kCli + " reconcile --salvaged /nonexistent --backup-spool " + Q(set_ + "/backup/spool") +
                " --backup-db " + Q(set_ + "/backup/conf/mailboxes.db") + " --out-spool " + Q(tmp_ + "/o") +
