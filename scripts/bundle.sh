@@ -9,7 +9,7 @@ BUILD=${BUILD_DIR:-$SRC/build}
 root="$OUT/mailrescue"
 rm -rf "$root"
 mkdir -p "$root/bin" "$root/lib" "$root/docs"
-cmake --install "$BUILD" --prefix "$root" --component Unspecified >/dev/null
+cmake --install "$BUILD" --prefix "$root" --component Unspecified --strip >/dev/null
 # Every shared library except the C runtime itself (libc, libm, ld.so, libpthread, libdl, librt),
 # which a rescue system always has and which must match its kernel interface.
 ldd "$root/bin/mailrescue" | awk '/=> \//{print $3}' | while read -r lib; do

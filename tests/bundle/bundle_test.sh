@@ -13,7 +13,11 @@ echo "$out"
 [[ "$out" == mailrescue* ]] || { echo "bundled binary did not run"; exit 1; }
 # Every non-libc library the binary uses must resolve inside the bundle.
 bad=$(env -i LD_LIBRARY_PATH= ldd ./mailrescue/bin/mailrescue | awk '/=> \//{print $1, $3}' |
-      grep -vE '^(libc|libm|ld-linux|libpthread|libdl|librt)[.-]' | grep -v "$dest/mailrescue/lib/" || true)
+      grep -vE '^(libc|libm|ld-linux|libpthread|libdl|librt)[.-]' |
+      while read -r name path; do
+        real=$(readlink -f "$path")
+        case "$real" in "$dest"/mailrescue/lib/*) ;; *) echo "$name $real" ;; esac
+      done)
 if [ -n "$bad" ]; then echo "libraries resolved outside the bundle:"; echo "$bad"; exit 1; fi
 for lib in libext2fs libtbb libcrypto libsqlite3; do
   ls ./mailrescue/lib | grep -q "^$lib" || { echo "bundle lacks $lib"; exit 1; }
