@@ -133,6 +133,7 @@ class GroupRunner {
       env_.snapshot->bytes_done += bytes_.load();
     }
     FinishDirs(incomplete, res);
+    env_.out->DropCache();  // bound open fds across thousands of groups
     std::sort(res->files.begin(), res->files.end(), [](auto& a, auto& b) { return a.path < b.path; });
     std::sort(res->symlinks.begin(), res->symlinks.end(), [](auto& a, auto& b) { return a.path < b.path; });
     return {};

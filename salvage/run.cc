@@ -99,6 +99,10 @@ Result<RunOutcome> RunSalvage(const SalvageOptions& opts, const RunOptions& run,
   std::vector<std::string> pending;
   for (const auto& u : sv.Users())
     if (!only || only->count(u)) pending.push_back(u);
+  std::vector<std::string> missing;
+  if (only)
+    for (const auto& u : *only)
+      if (!sv.HasUser(u)) missing.push_back(u);
   sv.PlanProgress(pending, !only);
   while (!pending.empty()) {
     size_t pick = 0;
@@ -126,6 +130,15 @@ Result<RunOutcome> RunSalvage(const SalvageOptions& opts, const RunOptions& run,
   out.totals = m.ComputeTotals();
   out.summary = Summary(sv, m, opts.dry_run,
                         std::chrono::duration<double>(Clock::now() - t0).count());
+  out.missing_users = missing;
+  if (!missing.empty()) {
+    out.needs_attention = true;
+    std::string list;
+    for (size_t i = 0; i < missing.size() && i < 20; ++i) list += (i ? ", " : "") + missing[i];
+    if (missing.size() > 20) list += ", ...";
+    out.summary += "not in the salvaged spool: " + std::to_string(missing.size()) + " user(s) from --users: " +
+                   list + "\n";
+  }
   if (run.report) {
     if (Status st = WriteReport(*run.report, m); !st.ok()) return st.error();
   }

@@ -28,6 +28,7 @@ struct RunOutcome {
   bool needs_attention = false;
   std::string summary;   // human table
   Manifest::Totals totals;
+  std::vector<std::string> missing_users;  // named by --users/--priority, not in the spool
 };
 
 Result<RunOutcome> RunSalvage(const SalvageOptions& opts, const RunOptions& run, ProgressSink* progress);

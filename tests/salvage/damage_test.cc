@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "common/sha1.h"
@@ -202,6 +203,54 @@ TEST(SalvageDamage, BadmapMarksExactlyTheListedFilesDamaged) {
   EXPECT_EQ(damaged, 1);
   EXPECT_EQ(ReadText(t / ("out/spool/d/" + Name(7))), std::string(4096, '\0') + std::string(4096, 'H'));
   EXPECT_EQ(ReadText(t / ("out/spool/d/" + Name(8))), std::string(8192, 'I'));
+}
+
+}  // namespace
+}  // namespace mr::salvage
+
+namespace mr::salvage {
+namespace {
+
+using namespace test;
+
+TEST(SalvageUsers, UsersFileLimitsTheWorkAndMarksOnlyThoseDone) {
+  TempDir t;
+  StageMailbox(t / "stage/mail", "ab1111", "user.bob", {"bob one\r\n"});
+  StageMailbox(t / "stage/mail", "cd2222", "user.carol", {"carol one\r\n"});
+  StageMailbox(t / "stage/mail", "ef3333", "user.carol.Sent", {"carol sent\r\n"});
+  MakeImage(t / "stage", t / "img", "16M");
+  WriteText(t / "users", "carol\nnobody\n");
+  auto r = Salvage(t / "img", t / "out", "--users " + Quote(t / "users"));
+  EXPECT_EQ(r.rc, 1) << r.out;  // "nobody" is not there: attention
+  EXPECT_NE(r.out.find("nobody"), std::string::npos) << r.out;
+  EXPECT_EQ(ReadText(t / "out/spool/uuid/c/d/cd2222/1."), "carol one\r\n");
+  EXPECT_EQ(ReadText(t / "out/spool/uuid/e/f/ef3333/1."), "carol sent\r\n");
+  EXPECT_FALSE(fs::exists(t / "out/spool/uuid/a/b/ab1111/1."));
+  auto m = Manifest(t / "out");
+  std::map<std::string, bool> done;
+  for (const auto& u : m["users"]) done[u["user"]] = u["done"];
+  EXPECT_EQ(done, (std::map<std::string, bool>{{"bob", false}, {"carol", true}}));
+  // A second run without --users finishes bob and keeps carol's files.
+  auto r2 = Salvage(t / "img", t / "out");
+  EXPECT_EQ(r2.rc, 0) << r2.out;
+  EXPECT_EQ(ReadText(t / "out/spool/uuid/a/b/ab1111/1."), "bob one\r\n");
+}
+
+TEST(SalvageUsers, PriorityUsersGoFirst) {
+  TempDir t;
+  StageMailbox(t / "stage/mail", "ab1111", "user.bob", {"b\r\n"});
+  StageMailbox(t / "stage/mail", "cd2222", "user.carol", {"c\r\n"});
+  StageMailbox(t / "stage/mail", "ef3333", "user.dave", {"d\r\n"});
+  MakeImage(t / "stage", t / "img", "16M");
+  WriteText(t / "prio", "dave\n");
+  auto r = Sh(std::string(MR_CLI_PATH) + " salvage " + Quote(t / "img") + " --out " + Quote(t / "out") +
+              " --priority " + Quote(t / "prio") + " --jobs 1");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  // Progress lines (stderr, not a tty) name each group as it finishes: dave first.
+  auto d = r.out.find("salvage: dave"), b = r.out.find("salvage: bob");
+  ASSERT_NE(d, std::string::npos) << r.out;
+  ASSERT_NE(b, std::string::npos) << r.out;
+  EXPECT_LT(d, b) << r.out;
 }
 
 }  // namespace
