@@ -15,6 +15,7 @@ struct InspectArgs {
   std::string source, spool, config, badmap;
   std::optional<std::uint64_t> superblock;
   std::optional<unsigned> blocksize;
+  std::string journal = "auto";
   bool json = false;
 };
 
@@ -32,6 +33,14 @@ int Run(const GlobalOptions&) {
   if (!a.badmap.empty()) o.badmap_path = a.badmap;
   o.superblock = a.superblock;
   o.blocksize = a.blocksize;
+  if (a.journal != "auto") {
+    auto jm = salvage::ParseJournalMode(a.journal);
+    if (!jm.ok()) {
+      std::cerr << "mailrescue: --journal " << a.journal << ": expected replay, ignore or auto\n";
+      return kExitUsage;
+    }
+    o.journal = *jm;
+  }
   bool damaged = false;
   auto r = salvage::Inspect(o, a.json, &damaged);
   if (!r.ok()) {
@@ -60,6 +69,9 @@ const Registrar reg{Command{
       c->add_option("--badmap", a.badmap, "GNU ddrescue mapfile")->check(CLI::ExistingFile);
       c->add_option("--superblock", a.superblock, "Use this backup superblock");
       c->add_option("--blocksize", a.blocksize, "Block size for --superblock");
+      c->add_option("--journal", a.journal,
+                    "replay (committed transactions, in memory; the source is never written), ignore, "
+                    "or auto (replay when needs_recovery; default)");
       return c;
     },
     Run}};

@@ -18,6 +18,7 @@ struct SalvageArgs {
   std::string source, out, spool, config, badmap, users, priority, report;
   std::optional<std::uint64_t> superblock;
   std::optional<unsigned> blocksize;
+  std::string journal = "auto";
   int jobs = 0;
   bool dry_run = false;
 };
@@ -51,6 +52,14 @@ int Run(const GlobalOptions& g) {
   if (!a.badmap.empty()) o.badmap_path = a.badmap;
   o.superblock = a.superblock;
   o.blocksize = a.blocksize;
+  if (a.journal != "auto") {
+    auto jm = salvage::ParseJournalMode(a.journal);
+    if (!jm.ok()) {
+      std::cerr << "mailrescue: --journal " << a.journal << ": expected replay, ignore or auto\n";
+      return kExitUsage;
+    }
+    o.journal = *jm;
+  }
   o.jobs = a.jobs;
   o.dry_run = a.dry_run;
   salvage::RunOptions r;
@@ -83,6 +92,9 @@ const Registrar reg{Command{
           ->check(CLI::ExistingFile);
       c->add_option("--superblock", a.superblock, "Use this backup superblock (in blocks of --blocksize)");
       c->add_option("--blocksize", a.blocksize, "Block size for --superblock");
+      c->add_option("--journal", a.journal,
+                    "replay (committed transactions, in memory; the source is never written), ignore, "
+                    "or auto (replay when needs_recovery; default)");
       c->add_option("--users", a.users, "Only these users (one a line)")->check(CLI::ExistingFile);
       c->add_option("--priority", a.priority, "Users to do first (one a line; re-read while running)")
           ->check(CLI::ExistingFile);

@@ -174,6 +174,7 @@ Result<std::string> Inspect(const SalvageOptions& opts_in, bool json, bool* dama
                        {"features", fi.features}, {"label", fi.label}, {"uuid", fi.uuid},
                        {"state", fi.state}, {"has_journal", fi.has_journal},
                        {"needs_recovery", fi.needs_recovery}};
+    if (fi.journal) j["filesystem"]["journal"] = fi.journal->ToJson(false);
     nlohmann::json d = nlohmann::json::array();
     for (const auto& n : dmg) d.push_back({{"kind", n.kind}, {"detail", n.detail}});
     j["filesystem"]["damage"] = d;
@@ -198,6 +199,7 @@ Result<std::string> Inspect(const SalvageOptions& opts_in, bool json, bool* dama
   o << "\nstate             " << fi.state << "\n";
   o << "journal           " << (fi.has_journal ? (fi.needs_recovery ? "needs recovery" : "clean") : "none")
     << "\n";
+  if (fi.journal) o << "                  " << fi.journal->Summary() << "\n";
   o << "spool             " << c.spool_path << " (" << layout << " layout"
     << (c.layout == CyrusLayout::kLegacy && c.hashimapspool ? ", hashimapspool" : "") << ")\n";
   o << "config            " << (c.config_path.empty() ? "(not found)" : c.config_path) << "\n";

@@ -53,6 +53,7 @@ Result<std::unique_ptr<Salvager>> Salvager::Open(const SalvageOptions& opts) {
   VolumeOptions vo;
   vo.superblock = opts.superblock;
   vo.blocksize = opts.blocksize;
+  vo.journal = opts.journal;
   auto plan = Volume::Plan(s->src_, vo);
   if (!plan.ok()) return plan.error();
   s->plan_ = std::move(plan->first);

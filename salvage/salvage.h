@@ -42,6 +42,7 @@ struct SalvageOptions {
   std::optional<std::string> badmap_path;    // GNU ddrescue mapfile
   std::optional<std::uint64_t> superblock;   // forced, with blocksize
   std::optional<unsigned> blocksize;
+  JournalMode journal = JournalMode::kAuto;  // replay committed transactions in memory
   int jobs = 0;                              // 0 = number of cores
   bool dry_run = false;                      // read and report, write nothing
   bool hash_source = false;                  // record sha256 of the source (slow on big devices)

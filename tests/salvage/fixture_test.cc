@@ -108,5 +108,19 @@ TEST(SalvageFixture, BadmapRecipeFilesAreExactlyTheDamagedOnes) {
   }
 }
 
+TEST(SalvageFixture, UnreplayedJournalIsReplayedInMemoryByDefault) {
+  TempDir t;
+  auto d = Damage(t, "damage-uuid", "journal_unreplayed");
+  ASSERT_TRUE(d.contains("path"));
+  const std::string before = Sha256(t / "img");
+  auto r = Salvage(t / "img", t / "out");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(Sha256(t / "img"), before);
+  EXPECT_EQ(Diff(kData + "/damage-uuid/current/spool", t / "out/spool"), "");
+  auto i = Salvage(t / "img", t / "ignored", "--journal ignore");
+  EXPECT_EQ(i.rc, 1) << i.out;
+  EXPECT_GE(Manifest(t / "ignored")["totals"]["incomplete_dirs"].get<int>(), 1);
+}
+
 }  // namespace
 }  // namespace mr::salvage
