@@ -15,6 +15,7 @@
 #include "common/cyrus_layout.h"
 #include "common/fsutil.h"
 #include "reconcile/cyrus/mboxdb.h"
+#include "reconcile/reconcile.h"
 
 namespace {
 
@@ -354,6 +355,19 @@ TEST_P(ReconcileDamageE2E, UsersFileLimitsTheRunAndBatchesAccumulate) {
   Reconcile("--users " + Q(tmp_ + "/users.txt"));
   EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
   EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", ""), 0) << File("compare.txt");
+}
+
+TEST_P(ReconcileDamageE2E, PriorityFileOrdersUsers) {
+  std::ofstream(tmp_ + "/prio.txt") << "dave\nnobody\nbob\ndave\n";
+  mr::reconcile::ReconcileOptions o;
+  o.paths.salvaged_dir = tmp_ + "/salv";
+  o.paths.backup_spool = set_ + "/backup/spool";
+  o.paths.backup_db = set_ + "/backup/conf/mailboxes.db";
+  o.dry_run = true;
+  o.priority_file = tmp_ + "/prio.txt";
+  auto r = mr::reconcile::Reconciler::Open(o);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->Users(), (std::vector<std::string>{"dave", "bob", "alice", "fred^smith", "newbie"}));
 }
 
 TEST_P(ReconcileDamageE2E, BadArgumentsExitTwo) {
