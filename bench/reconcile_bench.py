@@ -59,9 +59,12 @@ def baseline(store, out, users):
     """The peer way: copy the salvaged spool, then let Cyrus rebuild every user's folders."""
     import cyrus_env
     shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
     t0 = time.time()
     rc, wall_rsync, cpu_rsync, _ = timed(["rsync", "-a", os.path.join(store, "current", "spool") + "/",
                                           os.path.join(out, "spool") + "/"])
+    if rc != 0:
+        raise SystemExit(f"rsync failed (exit {rc})")
     shutil.copytree(os.path.join(store, "current", "conf"), os.path.join(out, "conf"))
     env = cyrus_env.CyrusEnv(os.path.join(out, "root"), spool=os.path.join(out, "spool"),
                              conf=os.path.join(out, "conf"))
@@ -69,7 +72,9 @@ def baseline(store, out, users):
     names = [f"user/{u}" for u in env.users()][:users]
     rc2, wall_rec, cpu_rec, _ = timed([os.path.join(cyrus_env.CYRUS_BIN, "reconstruct"), "-C", env.imapd_conf,
                                        "-r", *names])
-    return {"wall_s": round(wall_rsync + wall_rec, 2), "cpu_s": round(cpu_rsync + cpu_rec, 2),
+    if rc2 != 0:
+        raise SystemExit(f"reconstruct failed (exit {rc2})")
+    return {"wall_s": round(wall_rsync + wall_rec, 2), "users": len(names), "cpu_s": round(cpu_rsync + cpu_rec, 2),
             "rsync_wall_s": wall_rsync, "reconstruct_wall_s": wall_rec, "total_wall_s": round(time.time() - t0, 2),
             "exit": rc2}
 

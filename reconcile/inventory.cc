@@ -35,9 +35,13 @@ const FileInfo* FolderInventory::File(std::uint32_t uid) const {
 }
 
 bool FolderInventory::Uncertain(std::uint32_t uid) const {
-  for (const auto& iv : uncertain)
-    if (uid > iv.lo && uid < iv.hi) return true;
-  return false;
+  // `uncertain` is sorted by lo and non-overlapping (ReadIndex merges it), so
+  // only the last interval starting below uid can contain it.
+  auto it = std::upper_bound(uncertain.begin(), uncertain.end(), uid,
+                             [](std::uint32_t u, const UidInterval& iv) { return u <= iv.lo; });
+  if (it == uncertain.begin()) return false;
+  --it;
+  return uid > it->lo && uid < it->hi;
 }
 
 std::optional<std::uint32_t> UidFromFileName(std::string_view name) {
@@ -127,6 +131,19 @@ void ReadIndex(FolderInventory& inv) {
     if (!inv.uncertain.empty() && inv.uncertain.back().lo == iv.lo && inv.uncertain.back().hi == iv.hi) continue;
     inv.uncertain.push_back(iv);
   }
+  // Sorted and merged, so Uncertain() is a binary search even when a
+  // badly damaged index yields one interval per record.
+  std::sort(inv.uncertain.begin(), inv.uncertain.end(),
+            [](const UidInterval& a, const UidInterval& b) { return a.lo != b.lo ? a.lo < b.lo : a.hi < b.hi; });
+  std::vector<UidInterval> merged;
+  for (const auto& iv : inv.uncertain) {
+    if (!merged.empty() && iv.lo < merged.back().hi) {
+      merged.back().hi = std::max(merged.back().hi, iv.hi);
+      continue;
+    }
+    merged.push_back(iv);
+  }
+  inv.uncertain = std::move(merged);
   inv.records.reserve(idx->records.size());
   for (auto& r : idx->records) inv.records.push_back(RecordInfo{r, false, 0});
   idx->records.clear();

@@ -58,6 +58,15 @@ TEST(Inventory, MessageFileNames) {
   EXPECT_FALSE(UidFromFileName("."));
 }
 
+TEST(Inventory, UncertainUidIntervals) {
+  FolderInventory inv;
+  inv.uncertain = {{0, 3}, {5, 9}, {20, 4294967295u}};
+  for (std::uint32_t u : {1u, 2u, 6u, 8u, 21u, 4000000000u}) EXPECT_TRUE(inv.Uncertain(u)) << u;
+  for (std::uint32_t u : {0u, 3u, 4u, 5u, 9u, 10u, 20u}) EXPECT_FALSE(inv.Uncertain(u)) << u;
+  inv.uncertain.clear();
+  EXPECT_FALSE(inv.Uncertain(7));
+}
+
 TEST(Inventory, MissingDirectoryIsDataNotAnError) {
   InventoryOptions o;
   auto inv = InventoryFolder(Side::kSalvaged, "/nonexistent", "uuid/a/b/ab", "user.bob", o);
