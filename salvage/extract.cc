@@ -325,6 +325,14 @@ class GroupRunner {
       rec.sha1 = ToHex(h.Final());
       rec.damaged = r.damaged;
       rec.problem = r.problem;
+      if (in.csum_bad) o->damage.push_back({"inode_checksum", primary + ": inode " + std::to_string(in.ino) +
+                                                                   " fails its checksum"});
+      if (in.csum_bad && in.size > 0) {  // size or block map may be wrong: not intact
+        rec.damaged = {ByteRange{0, in.size}};
+        rec.problem = "inode checksum mismatch" + (r.problem.empty() ? "" : "; " + r.problem);
+        r.damaged = rec.damaged;
+        r.problem = rec.problem;
+      }
       if (size < in.size) {
         rec.damaged.push_back({size, in.size - size});
         if (rec.problem.empty()) rec.problem = "i_size larger than the filesystem";

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 
 #include <cstddef>
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "salvage/ext2_error.h"
 
@@ -56,9 +58,13 @@ InodeInfo DecodeInode(ext2_filsys fs, ext2_ino_t ino, const ext2_inode_large& in
 Result<InodeInfo> ReadInode(ext2_filsys fs, ext2_ino_t ino) {
   if (ino == 0 || ino > fs->super->s_inodes_count)
     return Error{Code::kCorrupt, "inode " + std::to_string(ino) + " out of range"};
-  ext2_inode_large in;
-  std::memset(&in, 0, sizeof in);
-  errcode_t rc = ext2fs_read_inode_full(fs, ino, reinterpret_cast<ext2_inode*>(&in), sizeof in);
+  // Read the whole on-disk inode: its checksum covers all of it.
+  const unsigned isize = std::max<unsigned>(EXT2_INODE_SIZE(fs->super), sizeof(ext2_inode_large));
+  thread_local std::vector<std::uint8_t> buf;
+  buf.assign(isize, 0);
+  auto* full = reinterpret_cast<ext2_inode_large*>(buf.data());
+  errcode_t rc = ext2fs_read_inode_full(fs, ino, reinterpret_cast<ext2_inode*>(full),
+                                        static_cast<int>(EXT2_INODE_SIZE(fs->super)));
   bool csum_bad = false;
   if (rc == EXT2_ET_INODE_CSUM_INVALID || rc == EXT2_ET_INODE_IS_GARBAGE) {
     csum_bad = true;
@@ -67,6 +73,12 @@ Result<InodeInfo> ReadInode(ext2_filsys fs, ext2_ino_t ino) {
     e.code = Code::kNotFound;
     return e;
   }
+  // The handle ignores checksum errors (so we still get the data): check here.
+  if (!csum_bad && ext2fs_has_feature_metadata_csum(fs->super) && full->i_mode != 0 &&
+      EXT2_INODE_SIZE(fs->super) >= EXT2_GOOD_OLD_INODE_SIZE && !ext2fs_inode_csum_verify(fs, ino, full))
+    csum_bad = true;
+  ext2_inode_large in;
+  std::memcpy(&in, buf.data(), sizeof in);
   InodeInfo r = DecodeInode(fs, ino, in);
   r.csum_bad = csum_bad;
   return r;
