@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <zlib.h>
 
@@ -366,6 +367,7 @@ class Builder {
     c_.group_names = {"(config)", "(rest)"};
     std::map<std::string, std::int32_t> user_group;
     std::vector<char> done(n, 0);
+    std::unordered_set<std::string> taken;  // output paths given out so far
     for (std::int32_t i = 0; i < n; ++i) {
       // Climb to the nearest resolved ancestor, then resolve downwards.
       std::vector<std::int32_t> chain;
@@ -393,7 +395,25 @@ class Builder {
                                    std::string(nd.type == NodeType::kDir ? "directory" : "file") +
                                        " not reachable from the root and not placeable"});
         } else if (!c_.out[nd.parent].empty()) {
-          c_.out[k] = c_.out[nd.parent] + "/" + SanitizeName(nd.name);
+          bool unsafe = false;
+          std::string path = c_.out[nd.parent] + "/" + SanitizeName(nd.name, &unsafe);
+          if (!taken.insert(path).second) {
+            // Two entries with one name (a damaged directory, or a name equal to another's
+            // encoded form): extracting both under it would lose the first one's bytes.
+            std::string alt = path + "%mr-dup-" + std::to_string(nd.ino);
+            if (!taken.insert(alt).second) {
+              alt += "-" + std::to_string(k);
+              taken.insert(alt);
+            }
+            c_.damage.push_back({"name_collision", alt + ": a second entry named like " + path});
+            path = std::move(alt);
+          }
+          if (unsafe) {
+            const auto* raw = reinterpret_cast<const std::uint8_t*>(nd.name.data());
+            c_.damage.push_back({"unsafe_name", path + ": stored under an encoded name; the entry's "
+                                 "name in hex: " + ToHex(std::span<const std::uint8_t>(raw, nd.name.size()))});
+          }
+          c_.out[k] = std::move(path);
           c_.group[k] = c_.group[nd.parent];
         }
         if (c_.group[k] != kGroupNone && c_.group[k] != kGroupConfig && nd.type == NodeType::kDir) {
