@@ -98,7 +98,16 @@ Result<MailboxHeader> ParseHeader(std::span<const std::uint8_t> bytes) {
   const std::string_view body = text.substr(kHeaderMagic.size());
   const std::size_t eol = body.find('\n');
   if (eol == std::string_view::npos) return Bad("truncated (no end of line after the magic)");
-  if (!body.empty() && body[0] == '%') return ParseDlistForm(body.substr(0, eol));
+  if (!body.empty() && body[0] == '%') {
+    auto line = ParseDlistForm(body.substr(0, eol));
+    // A value with a CR, LF or 8-bit byte prints as a literal ({n+} CRLF bytes), which
+    // spans lines: SerializeHeader writes such headers, so read them back whole.
+    if (!line.ok() && body.find("}\r\n") != std::string_view::npos) {
+      auto whole = ParseDlistForm(body);
+      if (whole.ok()) return whole;
+    }
+    return line;
+  }
   return ParseTabForm(body);
 }
 
