@@ -222,6 +222,7 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
         auto st = ApplyFolder(plan, apply_);
         if (!st) {
           fo.error = st.error().message;
+          out.failed.push_back(plan.name);
           out.errors.push_back(plan.name + ": " + fo.error);
           out.status = Worse(out.status, Severity::kAttention);
           all_ok = false;
@@ -267,8 +268,11 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
 }
 
 Status WriteOutputDb(const ReconcileOptions& opts, const std::vector<UserOutcome>& outcomes) {
-  std::set<std::string> users;
-  for (const auto& u : outcomes) users.insert(u.user);
+  std::set<std::string> users, failed;
+  for (const auto& u : outcomes) {
+    users.insert(u.user);
+    failed.insert(u.failed.begin(), u.failed.end());
+  }
   std::map<std::string, cyrus::MboxEntry> by_name;
   struct stat st {};
   if (::stat(opts.out_db.c_str(), &st) == 0) {
@@ -276,7 +280,7 @@ Status WriteOutputDb(const ReconcileOptions& opts, const std::vector<UserOutcome
     if (!existing) return Error{Code::kIoError, "--out-db: " + existing.error().message};
     for (auto& e : *existing) {
       std::string u = UserOf(e.name);
-      if (!u.empty() && users.count(u)) continue;  // replaced by this run
+      if (!u.empty() && users.count(u) && !failed.count(e.name)) continue;  // replaced by this run
       by_name[e.name] = std::move(e);
     }
   }

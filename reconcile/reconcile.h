@@ -68,6 +68,7 @@ struct UserOutcome {
   std::vector<FolderOutcome> folders;      // by name
   std::vector<cyrus::MboxEntry> entries;   // this user's output db entries, by name
   bool done = false;                       // every folder planned (and applied)
+  std::vector<std::string> failed;         // folders whose apply failed (left as they were)
   std::vector<std::string> errors;
 };
 
@@ -97,7 +98,8 @@ class Reconciler {
 };
 
 // Writes opts.out_db (temp + rename) from the existing out_db's entries for
-// users not in `outcomes` plus every outcome's entries. Entries are sorted
+// users not in `outcomes` (and for folders an outcome failed to write, which
+// were left as they were) plus every outcome's entries. Entries are sorted
 // and de-duplicated by name, so the result does not depend on order.
 Status WriteOutputDb(const ReconcileOptions& opts, const std::vector<UserOutcome>& outcomes);
 
