@@ -172,5 +172,18 @@ TEST(Regressions, HeaderWithALiteralValueRoundTrips) {
   FuzzHeader(reinterpret_cast<const std::uint8_t*>(in.data()), in.size());
 }
 
+// fuzz_header crash 2: a pre-3.6 (tab form) header whose first line has no TAB
+// parsed with no uniqueid; what we serialize from it (I "") the dlist form then
+// rejects. Both forms now require a uniqueid.
+TEST(Regressions, TabFormHeaderWithoutUniqueidIsAnError) {
+  const std::string in = std::string(cyrus::kHeaderMagic) +
+                         "d lots of goals.\"\n\t--Jim Morris on Andrew\n%(T e N \"user.0 A %(dave lrs.\"\n"
+                         "kxtecdan))\n";
+  auto h = cyrus::ParseHeader(std::span<const std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(in.data()), in.size()));
+  EXPECT_FALSE(h.ok());
+  FuzzHeader(reinterpret_cast<const std::uint8_t*>(in.data()), in.size());
+}
+
 }  // namespace
 }  // namespace mr::fuzz
