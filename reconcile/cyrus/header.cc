@@ -86,6 +86,9 @@ Result<MailboxHeader> ParseTabForm(std::string_view body) {
     if (acl[i].empty()) continue;
     h.acl.emplace_back(std::string(acl[i]), std::string(acl[i + 1]));
   }
+  // As in the dlist form: a header without a uniqueid names no mailbox (and what we
+  // would write from it could not be read back).
+  if (h.uniqueid.empty()) return Bad("no uniqueid (first line has no TAB)");
   return h;
 }
 
