@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
@@ -360,6 +361,47 @@ Status RemoveTree(const std::string& path) {
   std::filesystem::remove_all(path, ec);
   if (ec) return Error{Code::kIoError, path + ": " + ec.message()};
   return Status::Ok();
+}
+
+Result<std::string> SetAsideFolder(const std::string& spool, const std::string& rel_dir) {
+  auto dir = SafeJoin(spool, rel_dir);
+  if (!dir) return dir.error();
+  DIR* d = ::opendir(dir->c_str());
+  if (!d) {
+    if (errno == ENOENT) return std::string();
+    return ErrnoError(*dir, errno);
+  }
+  std::vector<std::string> files;
+  bool has_subdirs = false;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    struct stat st {};
+    if (::lstat((*dir + "/" + n).c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode))
+      has_subdirs = true;
+    else
+      files.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(files.begin(), files.end());
+  std::string dst;
+  if (!files.empty()) {
+    std::string keep_dir = spool + "/lost+found/mailrescue";
+    if (Status s = MakeDirs(keep_dir, 0700); !s.ok()) return s.error();
+    std::string name = rel_dir;
+    for (char& c : name)
+      if (c == '/') c = '_';
+    dst = keep_dir + "/removed-" + name;
+    for (int i = 1; Exists(dst); ++i) dst = keep_dir + "/removed-" + name + "." + std::to_string(i);
+    if (::mkdir(dst.c_str(), 0700) != 0) return ErrnoError(dst, errno);
+    // cyrus.header first: once it is gone the directory is no mailbox any more.
+    std::stable_partition(files.begin(), files.end(), [](const std::string& n) { return n == "cyrus.header"; });
+    for (const auto& n : files)
+      if (::rename((*dir + "/" + n).c_str(), (dst + "/" + n).c_str()) != 0) return ErrnoError(*dir + "/" + n, errno);
+  }
+  if (!has_subdirs && ::rmdir(dir->c_str()) != 0 && errno != ENOENT) return ErrnoError(*dir, errno);
+  return dst;
 }
 
 Result<ApplyStats> ApplyFolder(const FolderPlan& plan, const ApplyOptions& opt) {

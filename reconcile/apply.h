@@ -57,4 +57,12 @@ Result<ApplyStats> ApplyFolder(const FolderPlan& plan, const ApplyOptions& opt);
 // Removes a directory tree we created (used for leftovers); refuses symlinks.
 Status RemoveTree(const std::string& path);
 
+// In place: moves the files of a backup folder that is no longer in the output
+// (deleted since the backup, or re-created under another uniqueid) to
+// <spool>/lost+found/mailrescue/removed-<dir>, so the spool holds no folder the
+// db does not list; nothing is deleted. Subdirectories (child folders in the
+// legacy layout) stay; the directory itself goes once it is empty. Returns
+// where the files went ("" when there was nothing to move). Idempotent.
+Result<std::string> SetAsideFolder(const std::string& spool, const std::string& rel_dir);
+
 }  // namespace mr::reconcile

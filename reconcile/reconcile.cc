@@ -237,6 +237,25 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
     }
     out.folders.push_back(std::move(fo));
   }
+  // In place, the output spool is the backup's: a backup folder that is not in
+  // the output any more (deleted since the backup, or re-created under another
+  // uniqueid) must not stay behind as a mailbox directory the db does not list.
+  // Set aside before the db is rewritten: a crash in between leaves a db entry
+  // without its directory, which the next run drops (S shows it absent).
+  if (opts_.in_place && !dry_run && all_ok) {
+    for (const FolderPairing& p : up.folders) {
+      if (!p.b || p.b->rel_dir.empty() || emitted_dirs.count(p.b->rel_dir)) continue;
+      auto moved = SetAsideFolder(opts_.paths.backup_spool, p.b->rel_dir);
+      if (!moved) {
+        out.errors.push_back(p.b->name + ": " + moved.error().message);
+        out.status = Worse(out.status, Severity::kAttention);
+        all_ok = false;
+        continue;
+      }
+      for (auto& fo : out.folders)
+        if (fo.name == p.b->name && fo.apply.set_aside.empty()) fo.apply.set_aside = *moved;
+    }
+  }
   for (auto& e : view_.Intermediates(user)) {
     bool clash = std::any_of(out.entries.begin(), out.entries.end(), [&](const auto& x) { return x.name == e.name; });
     if (!clash) out.entries.push_back(e);
