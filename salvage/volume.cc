@@ -29,10 +29,33 @@ struct Geometry {
   std::uint32_t backup_bgs[2] = {0, 0};
 };
 
+// With EXT2_FLAG_IGNORE_SB_ERRORS, ext2fs_open2 divides by superblock fields it
+// has not checked (a 64bit superblock with s_desc_size 0 is a SIGFPE inside
+// libext2fs: found by fuzz_image). Refuse such a superblock before opening it.
+bool DivisorsSane(const ext2_super_block& sb) {
+  auto pow2 = [](std::uint32_t n) { return n != 0 && (n & (n - 1)) == 0; };
+  if (sb.s_magic != EXT2_SUPER_MAGIC) return true;  // libext2fs rejects it itself
+  if (sb.s_log_block_size > 6 || sb.s_blocks_per_group == 0 || sb.s_inodes_per_group == 0) return false;
+  const std::uint32_t bs = 1024u << sb.s_log_block_size;
+  if ((sb.s_feature_incompat & EXT4_FEATURE_INCOMPAT_64BIT) &&
+      (sb.s_desc_size < EXT2_MIN_DESC_SIZE_64BIT || sb.s_desc_size > EXT2_MAX_DESC_SIZE || !pow2(sb.s_desc_size)))
+    return false;
+  if (sb.s_rev_level > 0 && (sb.s_inode_size < EXT2_GOOD_OLD_INODE_SIZE || !pow2(sb.s_inode_size) ||
+                             sb.s_inode_size > bs))
+    return false;
+  return true;
+}
+
 errcode_t RawOpen(const std::shared_ptr<Source>& src, const OpenPlan& plan, ext2_filsys* fs) {
   io_manager m = plan.manager ? plan.manager : SourceIoManager();
   const std::string& name = plan.device_name.empty() ? src->channel_name() : plan.device_name;
   if (plan.superblock > 0x7fffffffull) return EXT2_ET_BAD_MAGIC;
+  ext2_super_block sb{};
+  const std::uint64_t sb_off = plan.superblock ? plan.superblock * plan.blocksize : 1024;
+  if (sb_off + sizeof sb <= src->size()) {
+    src->ReadAt(sb_off, &sb, sizeof sb);
+    if (!DivisorsSane(sb)) return EXT2_ET_CORRUPT_SUPERBLOCK;
+  }
   return ext2fs_open2(name.c_str(), nullptr, kOpenFlags, static_cast<int>(plan.superblock),
                       plan.blocksize, m, fs);
 }
