@@ -132,6 +132,10 @@ Registrar reg{Command{
       c->add_option("--config-path", o.config_path, "Config directory inside the filesystem (default: found)");
       c->add_option("--superblock", args.superblock, "Force this backup superblock (with --blocksize)");
       c->add_option("--blocksize", args.blocksize, "Block size for --superblock");
+      c->add_option("--journal", o.journal,
+                    "replay: read the filesystem as after journal replay (in memory, never written); "
+                    "ignore: as it is on disk; auto (default): replay when the journal holds transactions")
+          ->check(CLI::IsMember({"auto", "replay", "ignore"}));
       c->add_option("--users", o.users_file, "Only these users (one a line)");
       c->add_option("--priority", o.priority_file,
                     "Users trying to log in (one a line); re-read while running, appended users go next");

@@ -28,6 +28,7 @@
 #include "reconcile/reconcile.h"
 #include "reconcile/report.h"
 #include "reconcile/verify.h"
+#include "salvage/journal.h"
 #include "salvage/run.h"
 #include "salvage/salvage.h"
 
@@ -350,6 +351,11 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
   so.superblock = opts.superblock;
   so.blocksize = opts.blocksize;
   so.jobs = opts.jobs;
+  if (opts.journal != "auto") {
+    auto jm = salvage::ParseJournalMode(opts.journal);
+    if (!jm) return Error{Code::kInvalidArgument, "--journal " + opts.journal + ": expected replay, ignore or auto"};
+    so.journal = *jm;
+  }
   auto sv = salvage::Salvager::Open(so);
   if (!sv) return sv.error();
   run.salvager = std::move(*sv);

@@ -54,6 +54,7 @@ struct RescueOptions {
   std::optional<std::string> spool_path, config_path;
   std::optional<std::uint64_t> superblock;
   std::optional<unsigned> blocksize;
+  std::string journal = "auto";  // replay | ignore | auto (replay when the journal holds transactions)
   // targets
   std::vector<RescueTarget> targets;
   bool flat_db = false;
