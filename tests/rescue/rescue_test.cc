@@ -284,7 +284,42 @@ TEST_F(Rescue, KilledAtRandomPointsThenRerunEqualsAnUninterruptedRun) {
                     Q(D(sub + "/out/conf/mailboxes.db")),
                 D(""));
     EXPECT_EQ(v.rc, 0) << v.out;
+    // And a real imapd serves the same store as after the uninterrupted run.
+    std::string env = "python3 " + Q(std::string(MR_SOURCE_DIR) + "/fixtures/cyrus_env.py");
+    if (seed == 1) {
+      auto t = Sh(env + " truth --spool " + Q(D("ref/out/spool")) + " --conf " + Q(D("ref/out/conf")) + " --out " +
+                      Q(D("ref.truth.json")),
+                  D(""));
+      ASSERT_EQ(t.rc, 0) << t.out << t.err;
+    }
+    auto t = Sh(env + " truth --spool " + Q(D(sub + "/out/spool")) + " --conf " + Q(D(sub + "/out/conf")) +
+                    " --out " + Q(D(sub + ".truth.json")),
+                D(""));
+    ASSERT_EQ(t.rc, 0) << t.out << t.err;
+    auto cmp = Sh("python3 " + Q(std::string(MR_SOURCE_DIR) + "/tests/reconcile/compare_truth.py") + " " +
+                      Q(D(sub + ".truth.json")) + " " + Q(D("ref.truth.json")),
+                  D(""));
+    EXPECT_EQ(cmp.rc, 0) << "seed " << seed << ": " << cmp.out << cmp.err;
   }
+}
+
+TEST_F(Rescue, SigtermStopsCleanlyAfterTheCurrentUserAndARerunFinishes) {
+  // The first announced user's hook sends SIGTERM to mailrescue: it must stop
+  // before taking another user, say so, exit 1, and a rerun must finish.
+  std::string hook = "[ -e " + Q(D("termed")) + " ] || { touch " + Q(D("termed")) + "; kill -TERM $PPID; }; true";
+  auto r = Sh(RescueCmd("t", "--on-user-done " + Q(hook)), D(""));
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_NE(r.out.find("stopped"), std::string::npos) << r.out;
+  json rep = json::parse(Slurp(D("t/report.json")));
+  int announced = 0;
+  for (const auto& u : rep["users"]) announced += u["phase"] == "announced";
+  EXPECT_EQ(announced, 1) << rep["users"].dump();
+  auto fin = Sh(RescueCmd("t"), D(""));
+  ASSERT_LE(fin.rc, 1) << fin.err;
+  rep = json::parse(Slurp(D("t/report.json")));
+  for (const auto& u : rep["users"]) EXPECT_EQ(u["phase"], "announced") << u["user"];
+  auto v = Sh(kCli + " verify --spool " + Q(D("t/out/spool")) + " --db " + Q(D("t/out/conf/mailboxes.db")), D(""));
+  EXPECT_EQ(v.rc, 0) << v.out;
 }
 
 TEST_F(Rescue, ThreeShardsAddUpToOneRun) {
