@@ -124,10 +124,34 @@ Status SyncDir(const std::string& path) {
   return Status::Ok();
 }
 
+namespace {
+// Well-formed UTF-8 without control bytes: what can travel through JSON (salvage.json)
+// and a terminal unchanged. Cyrus itself only ever writes ASCII names.
+bool PrintableUtf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+    if (c < 0x80) { ++i; continue; }
+    const std::size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    // No overlong forms, UTF-16 surrogates or code points above U+10FFFF (RFC 3629).
+    const auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) ||
+        (c == 0xf4 && c1 > 0x8f))
+      return false;
+    i += n;
+  }
+  return true;
+}
+}  // namespace
+
 std::string SanitizeName(std::string_view name, bool* changed) {
   bool bad = name.empty() || name == "." || name == ".." || name.size() > 200;
   for (char c : name)
     if (c == '/' || c == '\0') bad = true;
+  if (!bad && !PrintableUtf8(name)) bad = true;  // control bytes, broken UTF-8
   if (changed) *changed = bad;
   if (!bad) return std::string(name);
   std::string hex = ToHex(std::span<const std::uint8_t>(

@@ -6,7 +6,8 @@
 //   a reader (or a crash) sees either the old or the new file, never half.
 // - MakeDirs: mkdir -p that refuses to follow symlinks.
 // - SanitizeName: turns a directory-entry name from a damaged filesystem into
-//   one safe path component (no '/', NUL, "." or ".."; <= 255 bytes).
+//   one safe path component (no '/', NUL, "." or ".."; <= 255 bytes; no control
+//   bytes and valid UTF-8, so the name survives salvage.json unchanged).
 // All functions are thread-safe (no shared state).
 #pragma once
 

@@ -155,9 +155,15 @@ TEST_F(Hostile, PlantedNamesStayInsideOutAndNoMessageIsLost) {
   auto m0 = ReadText(out + "/salvage.json");
   EXPECT_NE(m0.find("\"name_collision\""), std::string::npos);
   EXPECT_NE(m0.find("\"unsafe_name\""), std::string::npos);
-  // The manifest is valid JSON (names with non-UTF-8 bytes included).
+  // The manifest is valid JSON and every path in it is the file on disk (a name with
+  // control or non-UTF-8 bytes is encoded, not written with U+FFFD replacements).
   auto m = nlohmann::json::parse(ReadText(out + "/salvage.json"), nullptr, false);
-  EXPECT_FALSE(m.is_discarded()) << "salvage.json is not valid JSON";
+  ASSERT_FALSE(m.is_discarded()) << "salvage.json is not valid JSON";
+  for (const auto& f : m["files"]) {
+    const std::string p = f["path"].get<std::string>();
+    EXPECT_TRUE(fs::exists(fs::symlink_status(out + "/" + p))) << "manifest path not on disk: " << p;
+  }
+  EXPECT_TRUE(fs::exists(obox + "/" + SanitizeName(std::string("\n\x01\xff\xfe", 4))));
   // A second run into the same output (resume) changes nothing outside either.
   auto r2 = Salvage(img_, out, "--jobs 1");
   EXPECT_TRUE(r2.rc == 0 || r2.rc == 1) << r2.out;

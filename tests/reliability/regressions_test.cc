@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/fsutil.h"
 #include "fuzz/targets.h"
 #include "reconcile/cyrus/crc32.h"
 #include "reconcile/cyrus/dlist.h"
@@ -183,6 +184,25 @@ TEST(Regressions, TabFormHeaderWithoutUniqueidIsAnError) {
       reinterpret_cast<const std::uint8_t*>(in.data()), in.size()));
   EXPECT_FALSE(h.ok());
   FuzzHeader(reinterpret_cast<const std::uint8_t*>(in.data()), in.size());
+}
+
+// Hostile-name image: a name with control / non-UTF-8 bytes went into salvage.json
+// with U+FFFD replacements, so the manifest path did not name the file on disk.
+TEST(Regressions, SanitizeEncodesControlAndBrokenUtf8ButKeepsPrintableUtf8) {
+  for (std::string keep : {"123.", "Work Stuff", "v1^2 notes", "R\xc3\xa9sum\xc3\xa9", "\xe2\x82\xac",
+                           "\xf0\x9f\x93\xa7"}) {
+    bool changed = true;
+    EXPECT_EQ(SanitizeName(keep, &changed), keep);
+    EXPECT_FALSE(changed) << keep;
+  }
+  for (std::string enc : {std::string("\n"), std::string("a\x01"), std::string("\x7f"), std::string("\xff\xfe"),
+                          std::string("\xc3"), std::string("\xc0\x80"), std::string("\xe2\x82"),
+                          std::string("\xed\xa0\x80x")}) {
+    bool changed = false;
+    const std::string s = SanitizeName(enc, &changed);
+    EXPECT_TRUE(changed) << enc;
+    EXPECT_EQ(s.rfind("%mr-", 0), 0u);
+  }
 }
 
 }  // namespace
