@@ -37,6 +37,12 @@ bool DivisorsSane(const ext2_super_block& sb) {
   if (sb.s_magic != EXT2_SUPER_MAGIC) return true;  // libext2fs rejects it itself
   if (sb.s_log_block_size > 6 || sb.s_blocks_per_group == 0 || sb.s_inodes_per_group == 0) return false;
   const std::uint32_t bs = 1024u << sb.s_log_block_size;
+  // One bitmap block per group: more inodes (or, without bigalloc, blocks) per group
+  // than it has bits overflows libext2fs's table arithmetic (a negative memcpy in
+  // ext2fs_get_next_inode_full, found by fuzz_image).
+  if (sb.s_inodes_per_group > 8 * bs) return false;
+  if (!(sb.s_feature_ro_compat & EXT4_FEATURE_RO_COMPAT_BIGALLOC) && sb.s_blocks_per_group > 8 * bs)
+    return false;
   if ((sb.s_feature_incompat & EXT4_FEATURE_INCOMPAT_64BIT) &&
       (sb.s_desc_size < EXT2_MIN_DESC_SIZE_64BIT || sb.s_desc_size > EXT2_MAX_DESC_SIZE || !pow2(sb.s_desc_size)))
     return false;
