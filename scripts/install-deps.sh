@@ -11,6 +11,7 @@ pkgs=(
   cyrus-imapd cyrus-admin cyrus-common
   python3 sleuthkit rsync
   chromium eatmydata
+  clang libclang-rt-14-dev util-linux
 )
 missing=()
 for p in "${pkgs[@]}"; do
