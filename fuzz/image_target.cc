@@ -33,6 +33,11 @@ std::string& BasePath() {
   return p;
 }
 
+fs::path& ScratchDir() {
+  static fs::path p;
+  return p;
+}
+
 ImageStats& Stats() {
   static ImageStats s;
   return s;
@@ -63,6 +68,12 @@ Base LoadBase() {
   b.scratch = root / ("mr-fuzz-image-" + std::to_string(::getpid()));
   fs::remove_all(b.scratch);
   fs::create_directories(b.scratch);
+  ScratchDir() = b.scratch;
+  // The scratch image lives in /dev/shm (RAM): remove it when the process exits.
+  std::atexit([] {
+    std::error_code ec;
+    fs::remove_all(ScratchDir(), ec);
+  });
   return b;
 }
 
