@@ -322,6 +322,40 @@ TEST_F(Rescue, SigtermStopsCleanlyAfterTheCurrentUserAndARerunFinishes) {
   EXPECT_EQ(v.rc, 0) << v.out;
 }
 
+TEST_F(Rescue, InPlaceReconcileKilledAtRandomPointsThenRerunEqualsAnUninterruptedRun) {
+  auto sal = Sh(kCli + " -q salvage " + Q(kFixture + "/current.img") + " --out " + Q(D("salvaged")), D(""));
+  ASSERT_LE(sal.rc, 1) << sal.err;
+  auto copy_backup = [&](const std::string& sub) {
+    fs::create_directories(D(sub));
+    Sh("cp -a " + Q(kFixture + "/backup/spool") + " " + Q(kFixture + "/backup/conf") + " " + Q(D(sub) + "/"), D(""));
+  };
+  auto reconcile = [&](const std::string& sub) {
+    return kCli + " -q reconcile --salvaged " + Q(D("salvaged")) + " --backup-spool " + Q(D(sub + "/spool")) +
+           " --backup-db " + Q(D(sub + "/conf/mailboxes.db")) + " --in-place --no-fsync";
+  };
+  copy_backup("ref");
+  auto ref = Sh(reconcile("ref"), D(""));
+  ASSERT_LE(ref.rc, 1) << ref.err;
+  auto want = StoreContent(D("ref/spool"), D("ref/conf/mailboxes.db"));
+  ASSERT_FALSE(want.empty());
+  for (int seed : {1, 2, 3}) {
+    std::string sub = "k" + std::to_string(seed);
+    copy_backup(sub);
+    // Two kills at seed-dependent moments, then a run to the end.
+    for (int round = 0; round < 2; ++round) {
+      std::string bg = reconcile(sub) + " & pid=$!; sleep 0.0" + std::to_string(seed * 3 + round * 2) +
+                       "; kill -9 $pid 2>/dev/null; wait $pid; true";
+      Sh("bash -c " + Q(bg), D(""));
+    }
+    auto fin = Sh(reconcile(sub), D(""));
+    ASSERT_LE(fin.rc, 1) << fin.err;
+    EXPECT_EQ(StoreContent(D(sub + "/spool"), D(sub + "/conf/mailboxes.db")), want) << "seed " << seed;
+    auto v = Sh(kCli + " verify --spool " + Q(D(sub + "/spool")) + " --db " + Q(D(sub + "/conf/mailboxes.db")),
+                D(""));
+    EXPECT_EQ(v.rc, 0) << "seed " << seed << ": " << v.out;
+  }
+}
+
 TEST_F(Rescue, ThreeShardsAddUpToOneRun) {
   auto ref = Sh(RescueCmd("ref"), D(""));
   ASSERT_LE(ref.rc, 1) << ref.err;
