@@ -24,4 +24,9 @@ set +e
 rc=$?
 set -e
 echo "== rescue exit code: $rc (0 = all users back and consistent, 1 = some need an operator: see $DEMO/report.json)"
+if [ "$rc" -le 1 ]; then
+  echo "== the judge: real Cyrus 3.6 reconstruct -n on the rescued store (prints only mailbox names when clean)"
+  python3 fixtures/cyrus_env.py check --spool "$DEMO/out/spool" --conf "$DEMO/out/conf" \
+    && echo "Cyrus accepts the rescued store as it is" || echo "Cyrus would change something: see above"
+fi
 exit $(( rc > 1 ? rc : 0 ))
