@@ -16,7 +16,7 @@ struct ReconcileArgs {
   reconcile::ReconcileOptions o;
   std::string users_file;
   std::string report;
-  std::string db_format = "twoskip";
+  std::string db_format = "auto";
   bool no_fsync = false;
 };
 
@@ -50,7 +50,8 @@ int Run(const GlobalOptions& g) {
     }
     o.users = std::move(u.value());
   }
-  o.db_format = a.db_format == "flat" ? cyrus::DbFormat::kFlat : cyrus::DbFormat::kTwoskip;
+  if (a.db_format != "auto")
+    o.db_format = a.db_format == "flat" ? cyrus::DbFormat::kFlat : cyrus::DbFormat::kTwoskip;
   o.fsync = !a.no_fsync;
   std::mutex mu;
   if (!g.quiet) {
@@ -93,7 +94,7 @@ CLI::App* Setup(CLI::App& app, GlobalOptions&) {
       ->required();
   sub->add_option("--backup-spool", a.o.paths.backup_spool, "restored backup spool (partition root)")->required();
   sub->add_option("--backup-db", a.o.paths.backup_db, "restored backup mailboxes.db")->required();
-  sub->add_option("--backup-conf", a.o.paths.backup_conf, "backup imapd.conf (for hashimapspool)");
+  sub->add_option("--backup-conf", a.o.paths.backup_conf, "backup imapd.conf (hashimapspool, mboxlist_db)");
   sub->add_option("--out-spool", a.o.out_spool, "output spool (partition root)");
   sub->add_option("--out-db", a.o.out_db, "output mailboxes.db");
   sub->add_flag("--in-place", a.o.in_place, "write onto the backup spool (whole-folder atomic swaps)");
@@ -102,8 +103,9 @@ CLI::App* Setup(CLI::App& app, GlobalOptions&) {
   sub->add_option("--jobs", a.o.jobs, "parallel users (default: number of cores)")->check(CLI::Range(1, 4096));
   sub->add_flag("--dry-run", a.o.dry_run, "plan only: print a per-user table, write only the report");
   sub->add_option("--report", a.report, "write the JSON report to FILE ('-' = stdout)");
-  sub->add_option("--db-format", a.db_format, "output mailboxes.db format")
-      ->check(CLI::IsMember({"twoskip", "flat"}));
+  sub->add_option("--db-format", a.db_format,
+                  "output mailboxes.db format; auto: the backup's (--backup-conf mboxlist_db, else its file)")
+      ->check(CLI::IsMember({"auto", "twoskip", "flat"}));
   sub->add_flag("--no-fsync", a.no_fsync, "skip fsync (tests, benchmarks, tmpfs)");
   return sub;
 }

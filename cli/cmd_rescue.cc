@@ -17,7 +17,7 @@ struct RescueArgs {
   std::string backup_spool, backup_db, backup_conf, out_spool, out_db;
   std::vector<std::string> target_specs;
   std::string targets_file;
-  std::string db_format = "twoskip";
+  std::string db_format = "auto";
   std::string superblock, blocksize;
   bool in_place = false;
   bool no_fsync = false;
@@ -56,7 +56,8 @@ int Run(const GlobalOptions& g) {
       return kExitUsage;
     }
   }
-  o.flat_db = args.db_format == "flat";
+  if (args.db_format != "auto")
+    o.db_format = args.db_format == "flat" ? cyrus::DbFormat::kFlat : cyrus::DbFormat::kTwoskip;
   o.fsync = !args.no_fsync;
   bool single = !args.backup_spool.empty() || !args.backup_db.empty() || !args.out_spool.empty() ||
                 !args.out_db.empty();
@@ -149,8 +150,9 @@ Registrar reg{Command{
       c->add_option("--on-user-done", o.on_user_done,
                     "Command run per verified user (MAILRESCUE_USER, MAILRESCUE_TARGET, MAILRESCUE_STATUS)");
       c->add_option("--proxy-map", o.proxy_map, "user<TAB>target map (default WORKDIR/proxy.map)");
-      c->add_option("--db-format", args.db_format, "Output mailboxes.db format")
-          ->check(CLI::IsMember({"twoskip", "flat"}));
+      c->add_option("--db-format", args.db_format,
+                    "Output mailboxes.db format; auto: the backup's (its imapd.conf mboxlist_db, else its file)")
+          ->check(CLI::IsMember({"auto", "twoskip", "flat"}));
       c->add_flag("--no-fsync", args.no_fsync, "Skip fsync (tests only)");
       return c;
     },

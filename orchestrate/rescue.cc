@@ -93,7 +93,7 @@ reconcile::ReconcileOptions ReconcileOptionsFor(const Run& run, const RescueTarg
   ro.in_place = t.in_place;
   ro.users = {user};
   ro.jobs = run.opts.jobs;
-  ro.db_format = run.opts.flat_db ? cyrus::DbFormat::kFlat : cyrus::DbFormat::kTwoskip;
+  ro.db_format = run.opts.db_format;
   ro.dry_run = run.opts.dry_run;
   ro.fsync = run.opts.fsync;
   return ro;
@@ -319,8 +319,10 @@ Result<RescueTarget> TargetFromImapdConf(const std::string& spec) {
   if (cfg->partition_default.empty() || cfg->configdirectory.empty())
     return Error{Code::kInvalidArgument, "--target " + t.name + ": " + conf +
                                              " names no partition-default or configdirectory"};
+  if (auto f = cyrus::DbFormatFromBackend(cfg->mboxlist_db); !f)
+    return Error{Code::kInvalidArgument, "--target " + t.name + ": " + conf + ": " + f.error().message};
   t.backup_spool = t.out_spool = cfg->partition_default;
-  t.backup_db = t.out_db = cfg->configdirectory + "/mailboxes.db";
+  t.backup_db = t.out_db = cfg->MailboxesDbPath();
   t.backup_conf = conf;
   t.in_place = true;
   return t;

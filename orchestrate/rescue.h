@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "reconcile/cyrus/mboxdb.h"
 
 namespace mr::orchestrate {
 
@@ -57,7 +58,7 @@ struct RescueOptions {
   std::string journal = "auto";  // replay | ignore | auto (replay when the journal holds transactions)
   // targets
   std::vector<RescueTarget> targets;
-  bool flat_db = false;
+  std::optional<cyrus::DbFormat> db_format;  // unset: reconcile::ResolveDbFormat per target
   // run
   std::string workdir;
   std::optional<std::string> users_file;

@@ -17,6 +17,7 @@
 
 #include "common/cyrus_layout.h"
 #include "common/fsutil.h"
+#include "reconcile/cyrus/imapd_conf.h"
 #include "reconcile/inventory.h"
 #include "reconcile/planner.h"
 #include "reconcile/userfiles.h"
@@ -110,6 +111,8 @@ Result<Reconciler> Reconciler::Open(const ReconcileOptions& opts) {
     if (!r.opts_.in_place && r.opts_.out_spool == r.opts_.paths.backup_spool)
       return Error{Code::kInvalidArgument, "--out-spool: is the backup spool; use --in-place to write onto it"};
   }
+  auto format = ResolveDbFormat(r.opts_);  // refuse an unwritable backend before any work
+  if (!format) return format.error();
   auto v = StoreView::Open(r.opts_.paths, r.opts_.users);
   if (!v) return v.error();
   r.view_ = std::move(v.value());
@@ -286,7 +289,28 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
   return out;
 }
 
+Result<cyrus::DbFormat> ResolveDbFormat(const ReconcileOptions& opts) {
+  if (opts.db_format) return *opts.db_format;
+  if (!opts.paths.backup_conf.empty()) {
+    auto conf = cyrus::ReadImapdConf(opts.paths.backup_conf);
+    if (!conf) return Error{Code::kInvalidArgument, "--backup-conf: " + conf.error().message};
+    auto f = cyrus::DbFormatFromBackend(conf->mboxlist_db);
+    if (!f) return Error{f.error().code, opts.paths.backup_conf + ": " + f.error().message};
+    return f;
+  }
+  struct stat st {};
+  for (const std::string* p : {&opts.out_db, &opts.paths.backup_db}) {
+    if (p->empty() || ::stat(p->c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) continue;
+    auto f = cyrus::DetectDbFormat(*p);
+    if (!f) return Error{f.error().code, (p == &opts.out_db ? "--out-db: " : "--backup-db: ") + f.error().message};
+    return f;
+  }
+  return cyrus::DbFormat::kTwoskip;
+}
+
 Status WriteOutputDb(const ReconcileOptions& opts, const std::vector<UserOutcome>& outcomes) {
+  auto format = ResolveDbFormat(opts);
+  if (!format) return format.error();
   std::set<std::string> users, failed;
   for (const auto& u : outcomes) {
     users.insert(u.user);
@@ -312,7 +336,7 @@ Status WriteOutputDb(const ReconcileOptions& opts, const std::vector<UserOutcome
   if (slash != std::string::npos && slash > 0) {
     if (Status s = MakeDirs(opts.out_db.substr(0, slash)); !s.ok()) return s;
   }
-  return cyrus::WriteMailboxesDb(opts.out_db, std::move(entries), opts.db_format);
+  return cyrus::WriteMailboxesDb(opts.out_db, std::move(entries), *format);
 }
 
 Result<RunOutcome> ReconcileAll(const ReconcileOptions& opts) {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,11 +39,19 @@ struct ReconcileOptions {
   std::vector<std::string> users;  // only these (empty = every user)
   std::string priority_file;       // users to do first; re-read while running
   int jobs = 0;                    // 0 = number of cores
-  cyrus::DbFormat db_format = cyrus::DbFormat::kTwoskip;
+  // Output mailboxes.db format; unset = ResolveDbFormat's rule.
+  std::optional<cyrus::DbFormat> db_format;
   bool dry_run = false;
   bool fsync = true;
   std::function<void(const UserOutcome&)> on_user_done;  // called from workers, serialized
 };
+
+// The output database format: db_format when set; else the backend named by
+// the backup's imapd.conf (`mboxlist_db`, when paths.backup_conf is given);
+// else the format of an existing out_db; else the backup db's; else twoskip.
+// So the output is what the backup's Cyrus is configured to read. Errors:
+// a backend we cannot write (skiplist, lmdb, ...), named with its source.
+Result<cyrus::DbFormat> ResolveDbFormat(const ReconcileOptions& opts);
 
 struct FolderOutcome {
   std::string name;    // internal name

@@ -70,6 +70,10 @@ Result<CyrusConfig> ParseImapdConf(std::string_view text) {
       st = flag(&cfg.hashimapspool);
     } else if (key == "fulldirhash") {
       st = flag(&cfg.fulldirhash);
+    } else if (key == "mboxlist_db") {
+      cfg.mboxlist_db = Lower(value);
+    } else if (key == "mboxlist_db_path") {
+      cfg.mboxlist_db_path = value;
     } else if (key == "virtdomains") {
       // An enum in Cyrus (off | userid | on): anything but "off" enables it.
       auto v = ParseSwitch(value);

@@ -2,7 +2,8 @@
 //
 // Contract: ReadImapdConf reads `key: value` lines (# comments, blank lines),
 // and returns configdirectory, every partition-<name>, defaultpartition's
-// root as partition_default, and the layout switches. Error when the file
+// root as partition_default, the layout switches and the mailboxes.db backend
+// and path. Error when the file
 // cannot be read or names no configdirectory. Unknown keys are ignored.
 #pragma once
 
@@ -24,6 +25,15 @@ struct CyrusConfig {
   bool hashimapspool = false;
   bool fulldirhash = false;
   bool virtdomains = false;
+  // mboxlist_db (backend name, lower case; Cyrus 3.6's default is twoskip) and
+  // mboxlist_db_path (empty: <configdirectory>/mailboxes.db).
+  std::string mboxlist_db = "twoskip";
+  std::string mboxlist_db_path;
+
+  // Where this store's mailboxes.db lives.
+  std::string MailboxesDbPath() const {
+    return mboxlist_db_path.empty() ? configdirectory + "/mailboxes.db" : mboxlist_db_path;
+  }
 };
 
 Result<CyrusConfig> ParseImapdConf(std::string_view text);

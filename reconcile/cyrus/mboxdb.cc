@@ -1,7 +1,11 @@
 // mailboxes.db records <-> MboxEntry, and the file-level read/write; see mboxdb.h.
 #include "reconcile/cyrus/mboxdb.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <map>
@@ -14,6 +18,7 @@ namespace {
 
 constexpr char kHierSep = '\x1F';
 constexpr char kDomainSep = '\x1D';
+constexpr char kSkiplistMagic[] = "\xa1\x02\x8b\x0dskiplist file";
 
 template <class T>
 bool ParseNum(const std::string& s, T* out) {
@@ -208,6 +213,31 @@ std::vector<MboxEntry> EntriesFromRecords(const KvPairs& records,
   return out;
 }
 
+const char* DbFormatName(DbFormat f) { return f == DbFormat::kFlat ? "flat" : "twoskip"; }
+
+Result<DbFormat> DbFormatFromBackend(std::string_view backend) {
+  if (backend == "twoskip") return DbFormat::kTwoskip;
+  if (backend == "flat") return DbFormat::kFlat;
+  return Error{Code::kUnsupported, "mboxlist_db " + std::string(backend) +
+                                       ": not supported (mailrescue writes twoskip or flat)"};
+}
+
+Result<DbFormat> DetectDbFormat(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error{Code::kIoError, path + ": " + std::strerror(errno)};
+  std::uint8_t head[64] = {};
+  ssize_t n = ::pread(fd, head, sizeof head, 0);
+  int err = errno;
+  ::close(fd);
+  if (n < 0) return Error{Code::kIoError, path + ": " + std::strerror(err)};
+  std::span<const std::uint8_t> bytes(head, static_cast<std::size_t>(n));
+  if (bytes.size() >= 17 && std::memcmp(bytes.data(), kSkiplistMagic, 17) == 0)
+    return Error{Code::kUnsupported, path + ": skiplist mailboxes.db is not supported"};
+  if (IsTwoskip(bytes) || (bytes.size() >= 16 && std::memcmp(bytes.data() + 4, "twoskip file", 12) == 0))
+    return DbFormat::kTwoskip;
+  return DbFormat::kFlat;
+}
+
 Result<std::vector<MboxEntry>> ReadMailboxesDb(const std::string& path,
                                                std::vector<std::string>* problems) {
   std::vector<std::string> local;
@@ -215,8 +245,7 @@ Result<std::vector<MboxEntry>> ReadMailboxesDb(const std::string& path,
   auto data = ReadFile(path);
   if (!data.ok()) return data.error();
   std::span<const std::uint8_t> bytes(*data);
-  static constexpr char kSkiplist[] = "\xa1\x02\x8b\x0dskiplist file";
-  if (bytes.size() >= 17 && std::memcmp(bytes.data(), kSkiplist, 17) == 0) {
+  if (bytes.size() >= 17 && std::memcmp(bytes.data(), kSkiplistMagic, 17) == 0) {
     return Error{Code::kUnsupported, path + ": skiplist mailboxes.db is not supported"};
   }
   const bool twoskip =

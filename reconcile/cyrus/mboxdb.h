@@ -66,6 +66,14 @@ KvPairs MailboxesDbRecords(const std::vector<MboxEntry>& entries);
 std::vector<MboxEntry> EntriesFromRecords(const KvPairs& records,
                                           std::vector<std::string>* problems);
 
+const char* DbFormatName(DbFormat f);
+// An imapd.conf `mboxlist_db` backend name -> format; kUnsupported for the
+// backends we cannot write (skiplist, lmdb, sql, ...).
+Result<DbFormat> DbFormatFromBackend(std::string_view backend);
+// The format of an existing database file, from its first bytes (twoskip
+// magic, else flat). Errors: cannot read; skiplist (kUnsupported).
+Result<DbFormat> DetectDbFormat(const std::string& path);
+
 Result<std::vector<MboxEntry>> ReadMailboxesDb(const std::string& path,
                                                std::vector<std::string>* problems = nullptr);
 Status WriteMailboxesDb(const std::string& path, std::vector<MboxEntry> entries,

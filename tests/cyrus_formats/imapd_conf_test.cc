@@ -30,6 +30,20 @@ TEST(ImapdConf, ReadsLocationAndLayoutSwitches) {
   EXPECT_TRUE(c->virtdomains);
 }
 
+TEST(ImapdConf, MailboxesDbBackendAndPath) {
+  auto d = ParseImapdConf("configdirectory: /var/lib/cyrus\n");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->mboxlist_db, "twoskip");
+  EXPECT_EQ(d->MailboxesDbPath(), "/var/lib/cyrus/mailboxes.db");
+  auto c = ParseImapdConf(
+      "configdirectory: /var/lib/cyrus\n"
+      "mboxlist_db: Flat\n"
+      "mboxlist_db_path: /srv/db/mboxes.flat\n");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->mboxlist_db, "flat");
+  EXPECT_EQ(c->MailboxesDbPath(), "/srv/db/mboxes.flat");
+}
+
 TEST(ImapdConf, ErrorsNameTheProblem) {
   auto a = ParseImapdConf("partition-default: /x\n");
   ASSERT_FALSE(a.ok());
