@@ -74,138 +74,175 @@ std::vector<std::string> FindFolderDirs(const std::string& spool) {
 }
 
 std::string StoreView::b_conf() const {
-  auto s = paths_.backup_db.rfind('/');
-  return s == std::string::npos ? "." : paths_.backup_db.substr(0, s);
+  const std::string& db = dbs_->paths.backup_db;
+  auto s = db.rfind('/');
+  return s == std::string::npos ? "." : db.substr(0, s);
 }
 
-Result<StoreView> StoreView::Open(const StorePaths& paths, const std::vector<std::string>& only_users) {
-  std::set<std::string> only_set(only_users.begin(), only_users.end());
-  const std::set<std::string>* only = only_users.empty() ? nullptr : &only_set;
-  StoreView v;
-  v.paths_ = paths;
-  auto man = ReadSalvageManifest(paths.salvaged_dir + "/salvage.json");
-  if (!man) return Error{Code::kInvalidArgument, "--salvaged: " + man.error().message};
-  v.manifest_ = std::move(man.value());
+Result<std::shared_ptr<const StoreDbs>> StoreDbs::Load(const StorePaths& paths) {
+  auto v = std::make_shared<StoreDbs>();
+  v->paths = paths;
   if (!paths.backup_conf.empty()) {
     auto conf = cyrus::ReadImapdConf(paths.backup_conf);
     if (!conf) return Error{Code::kInvalidArgument, "--backup-conf: " + conf.error().message};
-    v.b_hash_ = conf->hashimapspool;
+    v->b_hash = conf->hashimapspool;
   }
   auto bdb = cyrus::ReadMailboxesDb(paths.backup_db);
   if (!bdb) return Error{Code::kInvalidArgument, "--backup-db: " + bdb.error().message};
   for (auto& e : *bdb) {
     std::string u = UserOf(e.name);
     if (u.empty()) {
-      if (!Has(e.mbtype, 'd') && !IsDeletedName(e.name)) v.shared_.push_back(e.name);
+      if (!Has(e.mbtype, 'd') && !IsDeletedName(e.name)) v->shared.push_back(e.name);
       continue;
     }
-    v.b_db_[u].push_back(std::move(e));
+    v->b_db[u].push_back(std::move(e));
   }
   std::string sdb_path = paths.salvaged_dir + "/conf/mailboxes.db";
-  std::map<std::string, const cyrus::MboxEntry*> s_by_id;
-  auto sdb = cyrus::ReadMailboxesDb(sdb_path, &v.s_db_problems_);
+  auto sdb = cyrus::ReadMailboxesDb(sdb_path, &v->s_db_problems);
   if (sdb) {
-    v.s_db_ok_ = v.s_db_problems_.empty();
+    v->s_db_ok = v->s_db_problems.empty();
+    // Names the salvaged db gives each uniqueid (live or not), to spot folders
+    // whose header still carries the old name after a delayed delete.
+    for (const auto& e : *sdb) {
+      if (e.uniqueid.empty()) continue;
+      if (Has(e.mbtype, 'd')) v->s_tombstones.insert({e.name, e.uniqueid});
+      else v->s_name_by_id[e.uniqueid] = e.name;
+    }
     for (auto& e : *sdb) {
       std::string u = UserOf(e.name);
       if (u.empty()) continue;
-      v.s_db_[u].push_back(std::move(e));
+      if (!e.uniqueid.empty() && LiveFolder(e)) v->s_live_name_by_id[e.uniqueid] = e.name;
+      v->s_db[u].push_back(std::move(e));
     }
-    for (auto& [u, list] : v.s_db_)
-      for (auto& e : list)
-        if (!e.uniqueid.empty() && LiveFolder(e)) s_by_id[e.uniqueid] = &e;
   } else {
-    v.s_db_problems_.push_back(sdb.error().message);
+    v->s_db_problems.push_back(sdb.error().message);
   }
-  // Names the salvaged db gives each uniqueid (live or not), to spot folders
-  // whose header still carries the old name after a delayed delete.
-  std::map<std::string, std::string> s_name_by_id;
-  std::set<std::pair<std::string, std::string>> s_tombstones;  // (name, uniqueid)
-  if (sdb)
-    for (const auto& e : *sdb) {
-      if (e.uniqueid.empty()) continue;
-      if (Has(e.mbtype, 'd')) s_tombstones.insert({e.name, e.uniqueid});
-      else s_name_by_id[e.uniqueid] = e.name;
-    }
-  for (const std::string& rel : FindFolderDirs(v.s_spool())) {
-    if (IsDeletedName(rel) || rel.find("/DELETED/") != std::string::npos || rel.rfind("DELETED/", 0) == 0) continue;
-    ScannedFolder sf;
-    sf.rel_dir = rel;
-    sf.legacy = rel.rfind("uuid/", 0) != 0;
-    // Cheap attribution first (no header read): the clean salvaged db knows
-    // a uuid directory's mailbox; a legacy path names its user. Headers are
-    // read only where needed, and not at all for users this run skips.
-    if (!sf.legacy && v.s_db_ok_) {
-      auto id = UniqueidFromUuidRelDir(rel);
-      auto it = id ? s_name_by_id.find(*id) : s_name_by_id.end();
-      if (it != s_name_by_id.end()) {
-        if (IsDeletedName(it->second)) continue;
-        std::string u = UserOf(it->second);
-        if (u.empty() || (only && !only->count(u))) continue;
-        sf.uniqueid = *id;
-        sf.name = it->second;
-        sf.header_ok = Exists(v.s_spool() + "/" + rel + "/cyrus.header");
-        v.s_scan_[u].push_back(std::move(sf));
-        continue;
-      }
-    }
-    if (sf.legacy && only) {
-      auto n = MailboxFromLegacyRelDir(rel, true);
-      if (!n) n = MailboxFromLegacyRelDir(rel, false);
-      if (n && !only->count(UserOf(*n))) continue;
-    }
-    auto h = cyrus::ReadHeaderFile(v.s_spool() + "/" + rel + "/cyrus.header");
-    if (h) {
-      sf.header_ok = true;
-      sf.name = h->name;
-      sf.uniqueid = h->uniqueid;
-    } else if (!sf.legacy) {
-      if (auto id = UniqueidFromUuidRelDir(rel)) sf.uniqueid = *id;
-      if (auto it = s_by_id.find(sf.uniqueid); it != s_by_id.end()) sf.name = it->second->name;
-    } else {
-      if (auto n = MailboxFromLegacyRelDir(rel, true)) sf.name = *n;
-      else if (auto n2 = MailboxFromLegacyRelDir(rel, false)) sf.name = *n2;
-    }
-    if (!sf.uniqueid.empty()) {
-      auto it = s_name_by_id.find(sf.uniqueid);
-      if (it != s_name_by_id.end() && IsDeletedName(it->second)) continue;  // pending delayed delete
-      if (s_tombstones.count({sf.name, sf.uniqueid}) && it == s_name_by_id.end()) continue;
-    }
-    std::string u = UserOf(sf.name);
-    if (u.empty()) continue;  // shared, or unnameable: not a user folder
-    if (only && !only->count(u)) continue;
-    v.s_scan_[u].push_back(std::move(sf));
+  return std::shared_ptr<const StoreDbs>(std::move(v));
+}
+
+void FolderIndex::Add(const StoreDbs& dbs, const std::string& rel, const std::set<std::string>* only) {
+  if (auto old = user_of_.find(rel); old != user_of_.end()) {
+    by_user_[old->second].erase(rel);
+    user_of_.erase(old);
   }
+  if (IsDeletedName(rel) || rel.find("/DELETED/") != std::string::npos || rel.rfind("DELETED/", 0) == 0) return;
+  const std::string spool = dbs.paths.salvaged_dir + "/spool";
+  ScannedFolder sf;
+  sf.rel_dir = rel;
+  sf.legacy = rel.rfind("uuid/", 0) != 0;
+  auto place = [&](const std::string& u) {
+    user_of_[rel] = u;
+    by_user_[u][rel] = std::move(sf);
+  };
+  // Cheap attribution first (no header read): the clean salvaged db knows
+  // a uuid directory's mailbox; a legacy path names its user. Headers are
+  // read only where needed, and not at all for users this run skips.
+  if (!sf.legacy && dbs.s_db_ok) {
+    auto id = UniqueidFromUuidRelDir(rel);
+    auto it = id ? dbs.s_name_by_id.find(*id) : dbs.s_name_by_id.end();
+    if (it != dbs.s_name_by_id.end()) {
+      if (IsDeletedName(it->second)) return;
+      std::string u = UserOf(it->second);
+      if (u.empty() || (only && !only->count(u))) return;
+      sf.uniqueid = *id;
+      sf.name = it->second;
+      sf.header_ok = Exists(spool + "/" + rel + "/cyrus.header");
+      place(u);
+      return;
+    }
+  }
+  if (sf.legacy && only) {
+    auto n = MailboxFromLegacyRelDir(rel, true);
+    if (!n) n = MailboxFromLegacyRelDir(rel, false);
+    if (n && !only->count(UserOf(*n))) return;
+  }
+  auto h = cyrus::ReadHeaderFile(spool + "/" + rel + "/cyrus.header");
+  if (h) {
+    sf.header_ok = true;
+    sf.name = h->name;
+    sf.uniqueid = h->uniqueid;
+  } else if (!sf.legacy) {
+    if (auto id = UniqueidFromUuidRelDir(rel)) sf.uniqueid = *id;
+    if (auto it = dbs.s_live_name_by_id.find(sf.uniqueid); it != dbs.s_live_name_by_id.end()) sf.name = it->second;
+  } else {
+    if (auto n = MailboxFromLegacyRelDir(rel, true)) sf.name = *n;
+    else if (auto n2 = MailboxFromLegacyRelDir(rel, false)) sf.name = *n2;
+  }
+  if (!sf.uniqueid.empty()) {
+    auto it = dbs.s_name_by_id.find(sf.uniqueid);
+    if (it != dbs.s_name_by_id.end() && IsDeletedName(it->second)) return;  // pending delayed delete
+    if (dbs.s_tombstones.count({sf.name, sf.uniqueid}) && it == dbs.s_name_by_id.end()) return;
+  }
+  std::string u = UserOf(sf.name);
+  if (u.empty()) return;  // shared, or unnameable: not a user folder
+  if (only && !only->count(u)) return;
+  place(u);
+}
+
+void FolderIndex::AddWalk(const StoreDbs& dbs, const std::set<std::string>* only) {
+  for (const std::string& rel : FindFolderDirs(dbs.paths.salvaged_dir + "/spool")) Add(dbs, rel, only);
+}
+
+std::vector<ScannedFolder> FolderIndex::Of(const std::string& user) const {
+  std::vector<ScannedFolder> out;
+  if (auto it = by_user_.find(user); it != by_user_.end())
+    for (const auto& [rel, sf] : it->second) out.push_back(sf);
+  return out;
+}
+
+std::map<std::string, std::vector<ScannedFolder>> FolderIndex::All() const {
+  std::map<std::string, std::vector<ScannedFolder>> out;
+  for (const auto& [u, m] : by_user_)
+    if (!m.empty()) out[u] = Of(u);
+  return out;
+}
+
+Result<StoreView> StoreView::Open(const StorePaths& paths, const std::vector<std::string>& only_users) {
+  std::set<std::string> only_set(only_users.begin(), only_users.end());
+  const std::set<std::string>* only = only_users.empty() ? nullptr : &only_set;
+  auto man = ReadSalvageManifest(paths.salvaged_dir + "/salvage.json");
+  if (!man) return Error{Code::kInvalidArgument, "--salvaged: " + man.error().message};
+  auto dbs = StoreDbs::Load(paths);
+  if (!dbs) return dbs.error();
+  FolderIndex index;
+  index.AddWalk(**dbs, only);
+  return Compose(std::move(dbs.value()), std::move(man.value()), index.All());
+}
+
+StoreView StoreView::Compose(std::shared_ptr<const StoreDbs> dbs, SalvageManifest manifest,
+                             std::map<std::string, std::vector<ScannedFolder>> s_scan) {
+  StoreView v;
+  v.dbs_ = std::move(dbs);
+  v.manifest_ = std::move(manifest);
+  v.s_scan_ = std::move(s_scan);
   return v;
 }
 
 std::vector<std::string> StoreView::Users() const {
   std::set<std::string> all;
-  for (const auto& [u, l] : s_db_)
+  for (const auto& [u, l] : dbs_->s_db)
     for (const auto& e : l)
       if (LiveFolder(e)) all.insert(u);
   for (const auto& [u, l] : s_scan_) all.insert(u);
-  for (const auto& [u, l] : b_db_)
+  for (const auto& [u, l] : dbs_->b_db)
     for (const auto& e : l)
       if (LiveFolder(e)) all.insert(u);
   return {all.begin(), all.end()};
 }
 
-std::vector<std::string> StoreView::SharedMailboxes() const { return shared_; }
-
 std::string StoreView::BackupRelDir(const cyrus::MboxEntry& e) const {
   if (!Has(e.mbtype, 'l')) return MailboxRelDir(e.name, e.uniqueid, CyrusLayout::kUuid, false);
-  if (b_hash_) return MailboxRelDir(e.name, e.uniqueid, CyrusLayout::kLegacy, *b_hash_);
+  if (dbs_->b_hash) return MailboxRelDir(e.name, e.uniqueid, CyrusLayout::kLegacy, *dbs_->b_hash);
   std::string hashed = MailboxRelDir(e.name, e.uniqueid, CyrusLayout::kLegacy, true);
-  if (Exists(paths_.backup_spool + "/" + hashed)) return hashed;
+  if (Exists(dbs_->paths.backup_spool + "/" + hashed)) return hashed;
   std::string flat = MailboxRelDir(e.name, e.uniqueid, CyrusLayout::kLegacy, false);
-  return Exists(paths_.backup_spool + "/" + flat) ? flat : hashed;
+  return Exists(dbs_->paths.backup_spool + "/" + flat) ? flat : hashed;
 }
 
 UserSide StoreView::BackupSide(const std::string& user) const {
   UserSide side;
-  auto it = b_db_.find(user);
-  if (it == b_db_.end()) return side;
+  auto it = dbs_->b_db.find(user);
+  if (it == dbs_->b_db.end()) return side;
   for (const auto& e : it->second) {
     if (!LiveFolder(e)) continue;
     FolderRef r;
@@ -216,7 +253,7 @@ UserSide StoreView::BackupSide(const std::string& user) const {
     r.legacy = Has(e.mbtype, 'l');
     r.in_db = true;
     r.db = e;
-    std::string abs = paths_.backup_spool + "/" + r.rel_dir;
+    std::string abs = dbs_->paths.backup_spool + "/" + r.rel_dir;
     r.dir_exists = Exists(abs);
     r.header_found = Exists(abs + "/cyrus.header");
     side.folders.push_back(std::move(r));
@@ -229,7 +266,7 @@ UserSide StoreView::BackupSide(const std::string& user) const {
 UserSide StoreView::SalvagedSide(const std::string& user, const UserSide& b) const {
   UserSide side;
   std::vector<FolderRef> refs;
-  if (auto it = s_db_.find(user); it != s_db_.end()) {
+  if (auto it = dbs_->s_db.find(user); it != dbs_->s_db.end()) {
     for (const auto& e : it->second) {
       if (Has(e.mbtype, 'd')) {
         side.tombstones.push_back(e.name);
@@ -274,7 +311,7 @@ UserSide StoreView::SalvagedSide(const std::string& user, const UserSide& b) con
     if (scanned[i]) continue;
     FolderRef& r = refs[i];
     r.rel_dir = MailboxRelDir(r.name, r.uniqueid, r.legacy ? CyrusLayout::kLegacy : CyrusLayout::kUuid,
-                              b_hash_.value_or(true));
+                              dbs_->b_hash.value_or(true));
     r.dir_exists = Exists(s_spool() + "/" + r.rel_dir);
   }
   // A backup folder whose directory exists in S without header or index
@@ -296,7 +333,7 @@ UserSide StoreView::SalvagedSide(const std::string& user, const UserSide& b) con
     r.dir_exists = true;
     refs.push_back(std::move(r));
   }
-  bool readable = s_db_ok_ && manifest_.UserDone(user);
+  bool readable = dbs_->s_db_ok && manifest_.UserDone(user);
   for (auto& r : refs) {
     r.dir_complete = manifest_.DirComplete(ManifestPath(r.rel_dir));
     if (!r.dir_complete) readable = false;
@@ -318,8 +355,8 @@ std::pair<UserSide, UserSide> StoreView::SidesFor(const std::string& user) const
 std::vector<cyrus::MboxEntry> StoreView::Intermediates(const std::string& user) const {
   std::vector<cyrus::MboxEntry> out;
   const std::vector<cyrus::MboxEntry>* list = nullptr;
-  if (auto it = s_db_.find(user); it != s_db_.end() && !it->second.empty()) list = &it->second;
-  else if (auto jt = b_db_.find(user); jt != b_db_.end()) list = &jt->second;
+  if (auto it = dbs_->s_db.find(user); it != dbs_->s_db.end() && !it->second.empty()) list = &it->second;
+  else if (auto jt = dbs_->b_db.find(user); jt != dbs_->b_db.end()) list = &jt->second;
   if (!list) return out;
   for (const auto& e : *list)
     if (Has(e.mbtype, 'i') && !Has(e.mbtype, 'd')) out.push_back(e);

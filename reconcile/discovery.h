@@ -10,13 +10,17 @@
 //    directory a folder of the user could live in was listed in full.
 //  - B (backup): folders come from the backup mailboxes.db; each folder's
 //    directory from its uniqueid/name and the `l` (legacy dirs) flag.
-// StoreView::Open reads both dbs and walks the salvaged spool once; SidesFor
-// then builds one user's UserSide pair with a few stat() calls. Immutable
-// after Open; SidesFor is thread-safe.
+// StoreView::Open reads both dbs (StoreDbs) and walks the salvaged spool once
+// (FolderIndex); SidesFor then builds one user's UserSide pair with a few
+// stat() calls. Immutable after Open; SidesFor is thread-safe. A long run
+// (rescue) keeps the StoreDbs and a FolderIndex it extends per user and
+// composes a small view per user instead.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,19 +48,62 @@ struct ScannedFolder {
   bool legacy = false;
 };
 
+// The database half of a StoreView: both mailboxes.db read once and grouped
+// by user, and the salvaged db's uniqueid maps used to attribute folder
+// directories. Immutable after Load; shared by the per-user views of a long
+// run (rescue loads it once per target instead of once per user).
+struct StoreDbs {
+  StorePaths paths;
+  bool s_db_ok = false;
+  std::vector<std::string> s_db_problems;
+  std::map<std::string, std::vector<cyrus::MboxEntry>> s_db;  // by user
+  std::map<std::string, std::vector<cyrus::MboxEntry>> b_db;  // by user
+  std::vector<std::string> shared;  // mailboxes of no user (not reconciled)
+  std::optional<bool> b_hash;       // hashimapspool from --backup-conf
+  std::map<std::string, std::string> s_name_by_id;       // every non-tombstone entry's name
+  std::map<std::string, std::string> s_live_name_by_id;  // live folders only
+  std::set<std::pair<std::string, std::string>> s_tombstones;  // (name, uniqueid)
+
+  static Result<std::shared_ptr<const StoreDbs>> Load(const StorePaths& paths);
+};
+
+// Salvaged folder directories (relative to the salvaged spool) attributed to
+// users: by the clean salvaged db for a uuid directory, else by its
+// cyrus.header, else by the db or the legacy path. Add() may be called again
+// for a directory whose content changed (it is re-attributed). Users() lists
+// folders sorted by directory. Not thread-safe; one per run or per target.
+class FolderIndex {
+ public:
+  // `only`: attribute to these users only, and read no header of other users'
+  // folders that can be attributed cheaply.
+  void Add(const StoreDbs& dbs, const std::string& rel_dir, const std::set<std::string>* only = nullptr);
+  // Every folder directory under the salvaged spool (FindFolderDirs).
+  void AddWalk(const StoreDbs& dbs, const std::set<std::string>* only = nullptr);
+  std::vector<ScannedFolder> Of(const std::string& user) const;
+  std::map<std::string, std::vector<ScannedFolder>> All() const;
+
+ private:
+  std::map<std::string, std::map<std::string, ScannedFolder>> by_user_;  // user -> rel -> folder
+  std::map<std::string, std::string> user_of_;                            // rel -> user
+};
+
 class StoreView {
  public:
   // only_users (optional): the walk attributes folders to these users only
   // and reads no header of other users' folders it can attribute cheaply.
   static Result<StoreView> Open(const StorePaths& paths, const std::vector<std::string>& only_users = {});
+  // A view from parts already loaded: the dbs, the salvage manifest (or what
+  // the caller knows of it) and the salvaged folders of the users it needs.
+  static StoreView Compose(std::shared_ptr<const StoreDbs> dbs, SalvageManifest manifest,
+                           std::map<std::string, std::vector<ScannedFolder>> s_scan);
 
-  const StorePaths& paths() const { return paths_; }
-  std::string s_spool() const { return paths_.salvaged_dir + "/spool"; }
-  std::string s_conf() const { return paths_.salvaged_dir + "/conf"; }
+  const StorePaths& paths() const { return dbs_->paths; }
+  std::string s_spool() const { return dbs_->paths.salvaged_dir + "/spool"; }
+  std::string s_conf() const { return dbs_->paths.salvaged_dir + "/conf"; }
   std::string b_conf() const;
   const SalvageManifest& manifest() const { return manifest_; }
-  bool s_db_readable() const { return s_db_ok_; }
-  const std::vector<std::string>& s_db_problems() const { return s_db_problems_; }
+  bool s_db_readable() const { return dbs_->s_db_ok; }
+  const std::vector<std::string>& s_db_problems() const { return dbs_->s_db_problems; }
 
   // Every user either side knows, sorted.
   std::vector<std::string> Users() const;
@@ -66,22 +113,16 @@ class StoreView {
   // there, else B's.
   std::vector<cyrus::MboxEntry> Intermediates(const std::string& user) const;
   // Mailboxes that belong to no user (shared folders): not reconciled.
-  std::vector<std::string> SharedMailboxes() const;
+  std::vector<std::string> SharedMailboxes() const { return dbs_->shared; }
 
  private:
   UserSide SalvagedSide(const std::string& user, const UserSide& b) const;
   UserSide BackupSide(const std::string& user) const;
   std::string BackupRelDir(const cyrus::MboxEntry& e) const;
 
-  StorePaths paths_;
+  std::shared_ptr<const StoreDbs> dbs_ = std::make_shared<const StoreDbs>();
   SalvageManifest manifest_;
-  bool s_db_ok_ = false;
-  std::vector<std::string> s_db_problems_;
-  std::map<std::string, std::vector<cyrus::MboxEntry>> s_db_;  // by user
-  std::map<std::string, std::vector<cyrus::MboxEntry>> b_db_;  // by user
-  std::map<std::string, std::vector<ScannedFolder>> s_scan_;   // by user
-  std::vector<std::string> shared_;
-  std::optional<bool> b_hash_;  // hashimapspool from --backup-conf
+  std::map<std::string, std::vector<ScannedFolder>> s_scan_;  // by user
 };
 
 // Walks a spool for folder directories (holding cyrus.header or cyrus.index),

@@ -88,7 +88,13 @@ int RunOutcome::ExitCode() const {
   return 0;
 }
 
-Result<Reconciler> Reconciler::Open(const ReconcileOptions& opts) {
+Result<Reconciler> Reconciler::Open(const ReconcileOptions& opts) { return Open(opts, std::nullopt); }
+
+Result<Reconciler> Reconciler::Open(const ReconcileOptions& opts, StoreView view) {
+  return Open(opts, std::optional<StoreView>(std::move(view)));
+}
+
+Result<Reconciler> Reconciler::Open(const ReconcileOptions& opts, std::optional<StoreView> view) {
   if (opts.paths.salvaged_dir.empty()) return Error{Code::kInvalidArgument, "--salvaged: required"};
   if (opts.paths.backup_spool.empty()) return Error{Code::kInvalidArgument, "--backup-spool: required"};
   if (opts.paths.backup_db.empty()) return Error{Code::kInvalidArgument, "--backup-db: required"};
@@ -113,9 +119,13 @@ Result<Reconciler> Reconciler::Open(const ReconcileOptions& opts) {
   }
   auto format = ResolveDbFormat(r.opts_);  // refuse an unwritable backend before any work
   if (!format) return format.error();
-  auto v = StoreView::Open(r.opts_.paths, r.opts_.users);
-  if (!v) return v.error();
-  r.view_ = std::move(v.value());
+  if (view) {
+    r.view_ = std::move(*view);
+  } else {
+    auto v = StoreView::Open(r.opts_.paths, r.opts_.users);
+    if (!v) return v.error();
+    r.view_ = std::move(v.value());
+  }
   r.apply_.s_spool = r.view_.s_spool();
   r.apply_.b_spool = r.opts_.paths.backup_spool;
   r.apply_.out_spool = r.opts_.out_spool;

@@ -93,6 +93,9 @@ struct RunOutcome {
 class Reconciler {
  public:
   static Result<Reconciler> Open(const ReconcileOptions& opts);
+  // With a view the caller composed (rescue: shared dbs, one user's folders);
+  // opts.paths must be the view's paths.
+  static Result<Reconciler> Open(const ReconcileOptions& opts, StoreView view);
   const StoreView& view() const { return view_; }
   const ReconcileOptions& options() const { return opts_; }
   // Users to do, in priority order of the priority file at this moment,
@@ -101,6 +104,7 @@ class Reconciler {
   Result<UserOutcome> ReconcileUser(const std::string& user, bool dry_run) const;
 
  private:
+  static Result<Reconciler> Open(const ReconcileOptions& opts, std::optional<StoreView> view);
   ReconcileOptions opts_;
   StoreView view_;
   ApplyOptions apply_;
