@@ -1,5 +1,7 @@
 #include "orchestrate/rescue.h"
 
+#include <sys/stat.h>
+
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
@@ -61,6 +63,20 @@ struct Run {
   std::string salvage_dir;
   std::unique_ptr<salvage::Salvager> salvager;
   std::mutex salvage_mu;  // Salvager::Extract* is one thread at a time
+  // Under salvage_mu: what salvage.json would say (read once after the config
+  // group, then kept current from each user's ExtractDelta), and the
+  // directories extracted since, in order. Per-user reconciles use these
+  // instead of re-reading salvage.json and re-walking the salvaged spool.
+  reconcile::SalvageManifest manifest;
+  std::vector<std::string> extracted_dirs;  // relative to the salvaged spool
+  // One per target, touched only by that target's worker: both dbs loaded
+  // once, and the salvaged folder directories attributed to users.
+  struct TargetCache {
+    std::shared_ptr<const reconcile::StoreDbs> dbs;
+    reconcile::FolderIndex index;
+    std::size_t consumed = 0;  // extracted_dirs already in the index
+  };
+  std::map<std::string, TargetCache> caches;
   std::unique_ptr<RunState> state;
   EventLog events;
   std::unique_ptr<UserQueue> queue;
@@ -99,6 +115,58 @@ reconcile::ReconcileOptions ReconcileOptionsFor(const Run& run, const RescueTarg
   return ro;
 }
 
+// Folds one user's ExtractDelta into the running manifest. REQUIRES salvage_mu.
+void NoteExtracted(Run& run, const std::string& user, const salvage::ExtractDelta& delta) {
+  run.manifest.present = true;
+  run.manifest.users_done[user] = true;
+  for (const auto& d : delta.dirs) {
+    if (!d.complete) run.manifest.incomplete_dirs.insert(d.path);
+    if (d.path.rfind("spool/", 0) == 0) run.extracted_dirs.push_back(d.path.substr(6));
+  }
+  for (const auto& f : delta.damaged_files) {
+    if (f.damaged.empty()) continue;  // as reconcile reads salvage.json: damaged ranges only
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+    for (const auto& r : f.damaged) ranges.emplace_back(r.offset, r.length);
+    run.manifest.damaged_files[f.path] = reconcile::DescribeDamagedRanges(ranges);
+  }
+}
+
+bool IsFolderDir(const std::string& abs) {
+  struct stat st {};
+  return ::stat((abs + "/cyrus.header").c_str(), &st) == 0 || ::stat((abs + "/cyrus.index").c_str(), &st) == 0;
+}
+
+// One user's StoreView: the target's dbs (loaded once), the salvaged folder
+// directories attributed so far (one walk per target, then only the
+// directories extracted since) and the running manifest.
+Result<reconcile::StoreView> ViewFor(Run& run, const RescueTarget& t, const reconcile::ReconcileOptions& ro,
+                                     const std::string& user) {
+  Run::TargetCache* c;
+  {
+    std::lock_guard<std::mutex> g(run.salvage_mu);
+    c = &run.caches[t.name];
+  }
+  if (!c->dbs) {
+    auto dbs = reconcile::StoreDbs::Load(ro.paths);
+    if (!dbs) return dbs.error();
+    c->dbs = std::move(*dbs);
+    std::lock_guard<std::mutex> g(run.salvage_mu);
+    c->index.AddWalk(*c->dbs);
+    c->consumed = run.extracted_dirs.size();
+  }
+  reconcile::SalvageManifest manifest;
+  {
+    std::lock_guard<std::mutex> g(run.salvage_mu);
+    const std::string spool = run.salvage_dir + "/spool/";
+    for (; c->consumed < run.extracted_dirs.size(); ++c->consumed) {
+      const std::string& rel = run.extracted_dirs[c->consumed];
+      if (IsFolderDir(spool + rel)) c->index.Add(*c->dbs, rel);
+    }
+    manifest = run.manifest;
+  }
+  return reconcile::StoreView::Compose(c->dbs, std::move(manifest), {{user, c->index.Of(user)}});
+}
+
 // One user through every phase it has not finished yet. Returns false when
 // the run was asked to stop before the user finished.
 bool ProcessUser(Run& run, const RescueTarget& t, const std::string& user) {
@@ -126,22 +194,23 @@ bool ProcessUser(Run& run, const RescueTarget& t, const std::string& user) {
     lock.emplace(std::move(*l));
   }
 
-  if (phase < Phase::kSalvaged) {
+  // Salvage again whenever the user is not reconciled yet, even when a killed
+  // run got it salvaged: the in-memory manifest must know its files (the
+  // resume skips every file already complete on disk).
+  if (phase < Phase::kReconciled) {
     std::lock_guard<std::mutex> g(run.salvage_mu);
     if (run.salvager->HasUser(user)) {
-      if (auto s = run.salvager->ExtractUser(user); !s) {
+      salvage::ExtractDelta delta;
+      if (auto s = run.salvager->ExtractUser(user, nullptr, &delta); !s) {
         run.RunError("salvage of " + user + ": " + s.message());
         return false;
       }
-      if (auto s = run.salvager->WriteManifest(); !s) {
-        run.RunError("salvage manifest: " + s.message());
-        return false;
-      }
+      NoteExtracted(run, user, delta);
     }
-    if (!run.opts.dry_run) {
+    if (!run.opts.dry_run && phase < Phase::kSalvaged) {
       if (auto s = run.state->SetPhase(user, Phase::kSalvaged); !s) run.RunError(s.message());
     }
-    phase = Phase::kSalvaged;
+    phase = std::max(phase, Phase::kSalvaged);
   }
   if (StopRequested()) return false;
 
@@ -157,7 +226,12 @@ bool ProcessUser(Run& run, const RescueTarget& t, const std::string& user) {
         return false;
       }
     }
-    auto rec = reconcile::Reconciler::Open(ro);
+    auto view = ViewFor(run, t, ro, user);
+    if (!view) {
+      run.RunError("reconcile of " + user + ": " + view.error().message);
+      return false;
+    }
+    auto rec = reconcile::Reconciler::Open(ro, std::move(*view));
     if (!rec) {
       run.RunError("reconcile of " + user + ": " + rec.error().message);
       return false;
@@ -365,6 +439,11 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
   if (auto s = run.salvager->Scan(); !s) return s.error();
   if (auto s = run.salvager->ExtractConfig(); !s) return s.error();
   if (auto s = run.salvager->WriteManifest(); !s) return s.error();
+  {
+    auto m = reconcile::ReadSalvageManifest(run.salvage_dir + "/salvage.json");
+    if (!m) return m.error();
+    run.manifest = std::move(*m);
+  }
 
   // 2. Users and their targets.
   std::map<std::string, std::string> target_of;

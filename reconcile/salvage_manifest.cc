@@ -41,21 +41,28 @@ bool SalvageManifest::UserDone(const std::string& user) const {
   return it == users_done.end() || it->second;
 }
 
-namespace {
-
-std::string DescribeDamage(const nlohmann::json& ranges) {
+std::string DescribeDamagedRanges(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
+  if (ranges.empty()) return "damaged (salvage.json)";
   std::string out = "damaged bytes at";
-  int n = 0;
-  for (const auto& r : ranges) {
-    if (!r.is_array() || r.size() != 2 || !r[0].is_number_unsigned() || !r[1].is_number_unsigned()) continue;
-    if (++n > 4) {
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    if (i == 4) {
       out += " ...";
       break;
     }
-    out += " " + std::to_string(r[0].get<std::uint64_t>()) + "+" + std::to_string(r[1].get<std::uint64_t>());
+    out += " " + std::to_string(ranges[i].first) + "+" + std::to_string(ranges[i].second);
   }
-  if (n == 0) out = "damaged (salvage.json)";
   return out;
+}
+
+namespace {
+
+std::string DescribeDamage(const nlohmann::json& ranges) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> v;
+  for (const auto& r : ranges) {
+    if (!r.is_array() || r.size() != 2 || !r[0].is_number_unsigned() || !r[1].is_number_unsigned()) continue;
+    v.emplace_back(r[0].get<std::uint64_t>(), r[1].get<std::uint64_t>());
+  }
+  return DescribeDamagedRanges(v);
 }
 
 }  // namespace

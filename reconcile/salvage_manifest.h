@@ -10,9 +10,12 @@
 // Immutable after reading; thread-safe to share.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 
@@ -33,6 +36,9 @@ struct SalvageManifest {
   // False only when salvage.json lists the user as not done.
   bool UserDone(const std::string& user) const;
 };
+
+// "damaged bytes at 4096+512 8192+4096" (at most four ranges, then "...").
+std::string DescribeDamagedRanges(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges);
 
 Result<SalvageManifest> ReadSalvageManifest(const std::string& path);
 Result<SalvageManifest> ParseSalvageManifest(const std::string& text, const std::string& what);

@@ -134,7 +134,7 @@ void Salvager::PlanProgress(const std::vector<std::string>& users, bool with_res
   }
 }
 
-Status Salvager::ExtractGroupOnce(std::int32_t group, ProgressSink* progress) {
+Status Salvager::ExtractGroupOnce(std::int32_t group, ProgressSink* progress, ExtractDelta* delta) {
   if (!scanned_) return Error{Code::kInternal, "salvage: Extract before Scan"};
   if (group < 0 || static_cast<size_t>(group) >= group_done_.size())
     return Error{Code::kNotFound, "salvage: no such group"};
@@ -150,6 +150,11 @@ Status Salvager::ExtractGroupOnce(std::int32_t group, ProgressSink* progress) {
   env.snapshot = &snapshot_;
   GroupResult res;
   if (Status s = ExtractGroup(group, env, &res); !s.ok()) return s;
+  if (delta) {
+    delta->dirs = res.dirs;
+    for (const auto& f : res.files)
+      if (!f.damaged.empty() || !f.problem.empty()) delta->damaged_files.push_back(f);
+  }
   auto move_into = [](auto& dst, auto& src) {
     dst.insert(dst.end(), std::make_move_iterator(src.begin()), std::make_move_iterator(src.end()));
   };
@@ -170,9 +175,9 @@ Status Salvager::ExtractGroupOnce(std::int32_t group, ProgressSink* progress) {
   return {};
 }
 
-Status Salvager::ExtractUser(const std::string& user, ProgressSink* progress) {
+Status Salvager::ExtractUser(const std::string& user, ProgressSink* progress, ExtractDelta* delta) {
   for (size_t g = kFirstUserGroup; g < cat_.group_names.size(); ++g)
-    if (cat_.group_names[g] == user) return ExtractGroupOnce(static_cast<std::int32_t>(g), progress);
+    if (cat_.group_names[g] == user) return ExtractGroupOnce(static_cast<std::int32_t>(g), progress, delta);
   return Error{Code::kNotFound, "user " + user + ": not found in the salvaged spool"};
 }
 

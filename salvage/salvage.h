@@ -48,6 +48,15 @@ struct SalvageOptions {
   bool hash_source = false;                  // record sha256 of the source (slow on big devices)
 };
 
+// What one Extract* call added to the manifest, for callers that keep their
+// own running view of it (rescue reconciles each user right after salvaging
+// it, without re-reading salvage.json): every directory record and the
+// damaged file records.
+struct ExtractDelta {
+  std::vector<DirRecord> dirs;
+  std::vector<FileRecord> damaged_files;
+};
+
 class Salvager {
  public:
   static Result<std::unique_ptr<Salvager>> Open(const SalvageOptions& opts);
@@ -63,7 +72,7 @@ class Salvager {
   // be extracted, plus the config and rest groups when `with_rest`.
   void PlanProgress(const std::vector<std::string>& users, bool with_rest);
 
-  Status ExtractUser(const std::string& user, ProgressSink* progress = nullptr);
+  Status ExtractUser(const std::string& user, ProgressSink* progress = nullptr, ExtractDelta* delta = nullptr);
   Status ExtractConfig(ProgressSink* progress = nullptr);
   Status ExtractRest(ProgressSink* progress = nullptr);
   // Sorted, deterministic manifest of what has been extracted so far (a
@@ -76,7 +85,7 @@ class Salvager {
 
  private:
   explicit Salvager(SalvageOptions o) : opts_(std::move(o)) {}
-  Status ExtractGroupOnce(std::int32_t group, ProgressSink* progress);
+  Status ExtractGroupOnce(std::int32_t group, ProgressSink* progress, ExtractDelta* delta = nullptr);
 
   SalvageOptions opts_;
   std::shared_ptr<Source> src_;
