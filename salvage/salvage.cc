@@ -42,6 +42,7 @@ Result<std::unique_ptr<Salvager>> Salvager::Open(const SalvageOptions& opts) {
   std::unique_ptr<Salvager> s(new Salvager(opts));
   Source::Options so;
   so.path = opts.source;
+  so.read_fn = opts.source_read;
   if (opts.badmap_path) {
     auto bm = BadMap::Load(*opts.badmap_path);
     if (!bm.ok()) return bm.error();

@@ -30,6 +30,7 @@
 #include "salvage/catalog.h"
 #include "salvage/extract.h"
 #include "salvage/manifest.h"
+#include "salvage/source.h"
 #include "salvage/volume.h"
 
 namespace mr::salvage {
@@ -46,6 +47,7 @@ struct SalvageOptions {
   int jobs = 0;                              // 0 = number of cores
   bool dry_run = false;                      // read and report, write nothing
   bool hash_source = false;                  // record sha256 of the source (slow on big devices)
+  PreadFn source_read;                       // test seam: replaces pread on the source (faults)
 };
 
 // What one Extract* call added to the manifest, for callers that keep their

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -95,25 +96,30 @@ std::vector<ByteRange> Source::Unreadable() const {
   return r;
 }
 
-// Reads exactly len bytes at off (the caller clipped to the source size).
-// Returns false if an I/O error persisted through `attempts` tries.
-bool Source::ReadRegion(std::uint64_t off, char* buf, std::uint64_t len, int attempts) {
+ssize_t Source::Pread(char* buf, std::uint64_t len, std::uint64_t off) {
+  if (opts_.read_fn) return opts_.read_fn(fd_, buf, static_cast<std::size_t>(len), static_cast<off_t>(off));
+  return ::pread(fd_, buf, static_cast<std::size_t>(len), static_cast<off_t>(off));
+}
+
+// Reads len bytes at off (the caller clipped to the source size), at most
+// `attempts` failed tries. got = bytes read before the first failure that
+// ended it; end_of_source = the source shrank under us (a read returned 0).
+Source::RegionRead Source::ReadRegion(std::uint64_t off, char* buf, std::uint64_t len, int attempts) {
   std::uint64_t done = 0;
-  int tries = 0;
+  int failures = 0, interrupts = 0;
   while (done < len) {
-    ssize_t n = ::pread(fd_, buf + done, len - done, static_cast<off_t>(off + done));
+    ssize_t n = Pread(buf + done, len - done, off + done);
     if (n > 0) {
-      done += static_cast<std::uint64_t>(n);
+      done += std::min(static_cast<std::uint64_t>(n), len - done);
+      interrupts = 0;
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n == 0) {  // the source shrank under us: the rest is beyond the end
-      std::memset(buf + done, 0, len - done);
-      return false;
-    }
-    if (++tries >= attempts) return false;
+    if (n < 0 && errno == EINTR && ++interrupts <= kMaxInterrupts) continue;
+    if (n == 0) return {false, done, true};
+    interrupts = 0;
+    if (++failures >= attempts) return {false, done, false};
   }
-  return true;
+  return {true, done, false};
 }
 
 std::vector<ByteRange> Source::ReadAt(std::uint64_t offset, void* out, std::uint64_t len) {
@@ -130,27 +136,32 @@ std::vector<ByteRange> Source::ReadAt(std::uint64_t offset, void* out, std::uint
   std::uint64_t pos = offset;
   const std::uint64_t end = offset + readable;
   auto bad = opts_.badmap.Overlaps(offset, readable);
+  auto zero = [&](std::uint64_t s, std::uint64_t e) {
+    if (s >= e) return;
+    std::memset(buf + (s - offset), 0, e - s);
+    if (!zeroed.empty() && zeroed.back().end() == s)
+      zeroed.back().length += e - s;
+    else
+      zeroed.push_back({s, e - s});
+  };
   auto read_good = [&](std::uint64_t s, std::uint64_t e) {
     if (s >= e) return;
-    char* p = buf + (s - offset);
-    if (ReadRegion(s, p, e - s, 1 + opts_.retries)) return;
-    // Persistent error: sector by sector, zero-filling only what fails.
-    for (std::uint64_t a = s; a < e;) {
+    RegionRead r = ReadRegion(s, buf + (s - offset), e - s, 1 + opts_.retries);
+    if (r.ok) return;
+    if (r.end_of_source) return zero(s + r.got, e);  // shrank: the rest is beyond the end
+    // Persistent error: sector by sector from where it failed, one attempt
+    // each, zero-filling only what fails (bytes read before a failure stay).
+    for (std::uint64_t a = s + r.got; a < e;) {
       std::uint64_t b = std::min(e, (a / kSector + 1) * kSector);
-      if (!ReadRegion(a, buf + (a - offset), b - a, 1)) {
-        std::memset(buf + (a - offset), 0, b - a);
-        if (!zeroed.empty() && zeroed.back().end() == a)
-          zeroed.back().length += b - a;
-        else
-          zeroed.push_back({a, b - a});
-      }
+      RegionRead rs = ReadRegion(a, buf + (a - offset), b - a, 1);
+      if (rs.end_of_source) return zero(a + rs.got, e);
+      if (!rs.ok) zero(a + rs.got, b);
       a = b;
     }
   };
   for (const auto& b : bad) {
     read_good(pos, b.offset);
-    std::memset(buf + (b.offset - offset), 0, b.length);
-    zeroed.push_back(b);
+    zero(b.offset, b.end());
     pos = b.end();
   }
   read_good(pos, end);

@@ -5,14 +5,20 @@
 // Source by pread on its single O_RDONLY descriptor (shared by all channels;
 // pread keeps no file position, so that is thread-safe). Policy per read:
 //  - byte ranges listed in the ddrescue badmap are never read: zero-filled;
-//  - an I/O error is retried (bounded), then the region is re-read sector by
-//    sector and only the failing sectors are zero-filled;
+//  - an I/O error is retried (bounded: 1 + retries attempts), then the region
+//    is re-read sector by sector, one attempt per sector, and only the
+//    failing sectors are zero-filled;
+//  - short reads are continued and EINTR is retried (at most kMaxInterrupts
+//    times in a row, then it counts as an I/O error);
 //  - bytes beyond the end of the source read as zeros (a truncated image);
 //  - any write is refused with EXT2_ET_RO_FILSYS.
 // Every zero-filled range is recorded in the Source (Unreadable()) and in the
 // calling thread's ReadDamageScope, if one is active, so the code that asked
 // for the bytes learns which of them are not real. Reads never fail: damage
 // is data.
+// Options::read_fn is a test seam (fault injection, tests/salvage/fault_plan.h):
+// when set, it is called instead of ::pread for every read of the source; it
+// must be thread-safe (workers read concurrently). Unset in production.
 // Pass Source::channel_name() as the device name to ext2fs_open2 together
 // with SourceIoManager(); the Source must outlive the handles (channels hold
 // a shared_ptr to it).
@@ -20,7 +26,10 @@
 
 #include <ext2fs/ext2fs.h>
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,12 +40,17 @@
 
 namespace mr::salvage {
 
+// Reads like pread(2): bytes read, 0 at the end, -1 with errno set.
+using PreadFn = std::function<ssize_t(int fd, void* buf, std::size_t len, off_t offset)>;
+
 class Source : public std::enable_shared_from_this<Source> {
  public:
+  static constexpr int kMaxInterrupts = 64;  // EINTRs in a row before it counts as an error
   struct Options {
     std::string path;
     BadMap badmap;
     int retries = 2;  // extra attempts after an EIO before going sector by sector
+    PreadFn read_fn;  // test seam: replaces ::pread when set (see above)
   };
   // kCannotOpen when the path cannot be opened read-only or is not a regular
   // file / block device.
@@ -63,7 +77,13 @@ class Source : public std::enable_shared_from_this<Source> {
  private:
   explicit Source(Options opts) : opts_(std::move(opts)) {}
   void Record(const std::vector<ByteRange>& r);
-  bool ReadRegion(std::uint64_t off, char* buf, std::uint64_t len, int attempts);
+  struct RegionRead {
+    bool ok;
+    std::uint64_t got;
+    bool end_of_source;
+  };
+  RegionRead ReadRegion(std::uint64_t off, char* buf, std::uint64_t len, int attempts);
+  ssize_t Pread(char* buf, std::uint64_t len, std::uint64_t off);
 
   Options opts_;
   int fd_ = -1;

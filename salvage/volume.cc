@@ -353,6 +353,11 @@ Result<std::pair<OpenPlan, FsInfo>> Volume::Plan(const std::shared_ptr<Source>& 
                           std::to_string(tried) + " backup superblocks tried)";
         if (src->size() < 2048) msg = src->path() + ": too small to hold an ext2/3/4 filesystem (" +
                                       std::to_string(src->size()) + " bytes)";
+        // Say when the device itself failed: the superblocks read as zeros.
+        std::uint64_t unreadable = 0;
+        for (const auto& u : src->Unreadable()) unreadable += u.length;
+        if (unreadable)
+          msg += "; " + std::to_string(unreadable) + " bytes of the source were unreadable (I/O errors)";
         return Error{Code::kCannotOpen, msg};
       }
     }
