@@ -18,7 +18,7 @@ TEST(Source, OpensReadOnlyAndRefusesWrites) {
   WriteText(t / "stage/f", "data");
   MakeImage(t / "stage", t / "img", "8M");
   const std::string before = Sha256(t / "img");
-  auto s = Source::Open({t / "img", {}, 2});
+  auto s = Source::Open({t / "img", {}, 2, {}});
   ASSERT_TRUE(s.ok()) << s.error().message;
   int fl = fcntl((*s)->fd(), F_GETFL);
   EXPECT_EQ(fl & O_ACCMODE, O_RDONLY);
@@ -37,7 +37,7 @@ TEST(Source, BadmapAndEndOfSourceReadAsZerosAndAreRecorded) {
   WriteText(t / "raw", std::string(8192, 'A'));
   auto m = BadMap::Parse("0 +\n0 0x1000 +\n0x1000 0x200 -\n0x1200 0xE00 +\n", "m");
   ASSERT_TRUE(m.ok());
-  auto s = Source::Open({t / "raw", *m, 0});
+  auto s = Source::Open({t / "raw", *m, 0, {}});
   ASSERT_TRUE(s.ok());
   std::vector<char> buf(9000, 'z');
   ReadDamageScope scope;
@@ -55,7 +55,7 @@ TEST(Source, BadmapAndEndOfSourceReadAsZerosAndAreRecorded) {
 }
 
 TEST(Source, MissingFileCannotBeOpened) {
-  auto s = Source::Open({"/nonexistent/mr-img", {}, 0});
+  auto s = Source::Open({"/nonexistent/mr-img", {}, 0, {}});
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, Code::kCannotOpen);
 }
