@@ -284,6 +284,8 @@ class GroupRunner {
     rec.size = size;
     rec.mtime = in.mtime.sec;
     rec.mtime_ns = in.mtime.nsec;
+    rec.inode_from_journal = in.from_journal;
+    rec.inode_journal_sequence = in.journal_sequence;
     if (!Resumable(in, primary, &rec)) {
       std::string dir, base;
       SplitOut(primary, &dir, &base);
@@ -325,6 +327,8 @@ class GroupRunner {
       rec.sha1 = ToHex(h.Final());
       rec.damaged = r.damaged;
       rec.problem = r.problem;
+      rec.journal_fallback = r.journal_fallback;
+      rec.map_from_journal = r.map_from_journal;
       if (in.csum_bad) o->damage.push_back({"inode_checksum", primary + ": inode " + std::to_string(in.ino) +
                                                                    " fails its checksum"});
       if (in.csum_bad && in.size > 0) {  // size or block map may be wrong: not intact

@@ -5,6 +5,7 @@
 
 #include "salvage/blockmap.h"
 #include "salvage/ext2_error.h"
+#include "salvage/journal_overlay.h"
 #include "salvage/source.h"
 
 namespace mr::salvage {
@@ -58,7 +59,9 @@ FileReadResult ReadFileData(ext2_filsys fs, const InodeInfo& in, const ChunkSink
     r.problem = "i_size larger than the filesystem";
     nblocks = ext2fs_blocks_count(fs->super);
   }
+  JournalFallbackScope map_scope;
   BlockMap map = MapBlocks(fs, *reinterpret_cast<const ext2_inode*>(&in.raw), nblocks);
+  r.map_from_journal = !map_scope.pieces().empty();
   if (!map.problem.empty()) r.problem = map.problem;
   for (const auto& b : map.bad) {
     std::uint64_t s = b.start * bs, e = std::min(size, b.end * bs);
@@ -72,6 +75,7 @@ FileReadResult ReadFileData(ext2_filsys fs, const InodeInfo& in, const ChunkSink
       const std::uint64_t n = std::min(max_chunk_blocks, run.len - done);
       const std::uint64_t lblk = run.lblk + done, pblk = run.pblk + done;
       ReadDamageScope scope;
+      JournalFallbackScope jscope;
       errcode_t rc = io_channel_read_blk64(fs->io, pblk, static_cast<int>(n), t_buf.data());
       const std::uint64_t foff = lblk * bs;
       const std::uint64_t len = std::min(n * bs, size - std::min(size, foff));
@@ -89,6 +93,14 @@ FileReadResult ReadFileData(ext2_filsys fs, const InodeInfo& in, const ChunkSink
         if (s < e) r.damaged.push_back({s, e - s});
         if (r.problem.empty()) r.problem = "unreadable data block " + std::to_string(pblk);
       }
+      for (const auto& piece : jscope.pieces()) {
+        const ByteRange& z = piece.range;
+        const std::uint64_t base = pblk * bs;
+        if (z.end() <= base || z.offset >= base + n * bs) continue;
+        const std::uint64_t s = std::max(z.offset, base) - base + foff;
+        const std::uint64_t e = std::min(std::min(z.end(), base + n * bs) - base + foff, size);
+        if (s < e) r.journal_fallback.push_back({s, e - s});
+      }
       if (len && !sink(foff, t_buf.data(), len)) {
         r.aborted = true;
         return r;
@@ -97,6 +109,7 @@ FileReadResult ReadFileData(ext2_filsys fs, const InodeInfo& in, const ChunkSink
     }
   }
   MergeRanges(&r.damaged);
+  MergeRanges(&r.journal_fallback);
   return r;
 }
 

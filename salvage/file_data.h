@@ -6,7 +6,8 @@
 // unwritten extents are not delivered (they read as zeros); the sink gets
 // (file offset, bytes). Unreadable blocks arrive zero-filled and their byte
 // ranges (file offsets) are returned in `damaged`, as are ranges whose block
-// mapping was lost. Inline-data files are read with libext2fs and clamped to
+// mapping was lost. Bytes the journal fallback replaced are returned in
+// `journal_fallback` instead. Inline-data files are read with libext2fs and clamped to
 // i_size (libext2fs 1.47.0 returns 60 bytes for tiny inline files).
 // Thread-safety: one handle per thread.
 #pragma once
@@ -29,6 +30,10 @@ using ChunkSink = std::function<bool(std::uint64_t offset, const std::uint8_t* d
 
 struct FileReadResult {
   std::vector<ByteRange> damaged;  // file offsets, merged
+  // File offsets whose unreadable live bytes were served from older journal
+  // copies instead (journal_overlay.h), merged; not in `damaged`.
+  std::vector<ByteRange> journal_fallback;
+  bool map_from_journal = false;   // an extent-tree / indirect block was, too
   std::string problem;             // first problem met, "" if none
   bool aborted = false;            // the sink returned false
 };

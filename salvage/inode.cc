@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "salvage/ext2_error.h"
+#include "salvage/journal_overlay.h"
 
 namespace mr::salvage {
 namespace {
@@ -29,6 +30,22 @@ Timestamp Decode(std::uint32_t base, std::uint32_t extra, bool has_extra) {
     if (t.nsec >= 1000000000u) t.nsec = 0;
   }
   return t;
+}
+
+// Marks `r` when the journal fallback served (part of) its inode-table block.
+void NoteJournalFallback(ext2_filsys fs, InodeInfo* r) {
+  const JournalOverlay* ov = OverlayOf(fs);
+  const std::uint32_t ipg = fs->super->s_inodes_per_group;
+  if (!ov || ipg == 0 || r->ino == 0) return;
+  const dgrp_t group = (r->ino - 1) / ipg;
+  if (group >= fs->group_desc_count) return;
+  const blk64_t table = ext2fs_inode_table_loc(fs, group);
+  if (table == 0) return;
+  const std::uint64_t index = (r->ino - 1) % ipg;
+  if (auto c = ov->FallbackFor(table + index * EXT2_INODE_SIZE(fs->super) / fs->blocksize)) {
+    r->from_journal = true;
+    r->journal_sequence = c->sequence;
+  }
 }
 
 }  // namespace
@@ -52,6 +69,7 @@ InodeInfo DecodeInode(ext2_filsys fs, ext2_ino_t ino, const ext2_inode_large& in
   r.atime = Decode(in.i_atime, in.i_atime_extra,
                    ExtraCovers(fs, in, offsetof(ext2_inode_large, i_atime_extra) + 4));
   r.live = in.i_mode != 0 && in.i_links_count > 0 && in.i_dtime == 0;
+  NoteJournalFallback(fs, &r);
   return r;
 }
 

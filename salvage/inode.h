@@ -1,6 +1,7 @@
 // inode: decoded view of an on-disk inode (type, mode, owner, sizes, times with
 // nanoseconds), read tolerantly: a checksum failure still yields the inode
-// (flagged), an all-zero or deleted inode is reported as not live.
+// (flagged), an all-zero or deleted inode is reported as not live; one whose
+// inode-table block came from the journal fallback is flagged from_journal.
 // Thread-safety: one handle per thread.
 #pragma once
 
@@ -27,6 +28,10 @@ struct InodeInfo {
   Timestamp atime, mtime;
   bool csum_bad = false;
   bool live = false;  // mode != 0, links > 0, dtime == 0
+  // The inode-table block holding it was (partly) unreadable and served from
+  // an older journal copy (journal_overlay.h): the inode may be stale.
+  bool from_journal = false;
+  std::uint32_t journal_sequence = 0;  // the copy's transaction, when from_journal
   ext2_inode_large raw{};
 };
 

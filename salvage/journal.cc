@@ -44,13 +44,15 @@ Status Journal::ReadCopy(ext2_filsys fs, const JournalCopy& c, std::span<uint8_t
 }
 
 std::vector<JournalCopy> Journal::OlderCopies(ext2_filsys fs, uint64_t fs_block) const {
+  JournalBlockReader read = [&](uint32_t lblk, std::span<uint8_t> buf) {
+    return ReadJournalBlock(fs, loc_, lblk, buf);
+  };
+  return OlderCopies(read, fs_block);
+}
+
+std::vector<JournalCopy> Journal::OlderCopies(const JournalBlockReader& read, uint64_t fs_block) const {
   if (!info_.present || sb_.blocksize == 0) return {};
-  std::call_once(scavenged_, [&] {
-    JournalBlockReader read = [&](uint32_t lblk, std::span<uint8_t> buf) {
-      return ReadJournalBlock(fs, loc_, lblk, buf);
-    };
-    history_ = ScavengeCopies(sb_, fs_blocks_, read);
-  });
+  std::call_once(scavenged_, [&] { history_ = ScavengeCopies(sb_, fs_blocks_, read); });
   auto it = history_.find(fs_block);
   if (it == history_.end()) return {};
   std::vector<JournalCopy> out;

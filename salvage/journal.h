@@ -86,6 +86,9 @@ class Journal {
   // old, checkpointed transactions), newest first, except the one the replay
   // map serves. The first call reads the whole journal through `fs`.
   std::vector<JournalCopy> OlderCopies(ext2_filsys fs, uint64_t fs_block) const;
+  // The same, reading the journal (on the first call) through `read` instead
+  // (the overlay's fallback reads below libext2fs, on its inner channel).
+  std::vector<JournalCopy> OlderCopies(const JournalBlockReader& read, uint64_t fs_block) const;
 
   // One line for humans: "journal: inode 8, 4096 KiB, features revoke 64bit
   // csum_v3, sequence 1, start 1; 2 committed transactions (1..2), 4 blocks to

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "salvage/ext2_error.h"
+#include "salvage/source.h"
 
 namespace mr::salvage {
 
@@ -32,7 +33,10 @@ struct Chan {
   const JournalOverlay* overlay;
   io_channel inner;
   std::vector<uint8_t> scratch;  // one filesystem block
+  JournalCopy copy;              // the copy last read into scratch by the fallback
 };
+
+thread_local JournalFallbackScope* t_fallback_scope = nullptr;
 
 Chan* Of(io_channel ch) { return static_cast<Chan*>(ch->private_data); }
 
@@ -58,47 +62,128 @@ errcode_t Fail(io_channel ch, unsigned long long block, int count, void* data, s
   return err;
 }
 
+// Reads [off, end) of the request into `out`: replay-map blocks (when
+// replaying) from their journal copies, the rest from the inner channel.
+// Unreadable bytes (zero-filled below) are appended to *damaged in request
+// offsets; an unreadable replay copy damages its whole segment.
+errcode_t ReadSegments(Chan* c, uint64_t off, uint64_t end, uint8_t* out, std::vector<ByteRange>* damaged) {
+  const Journal& j = c->overlay->journal();
+  const auto& map = j.replay_map();
+  const bool replay = c->overlay->replaying();
+  const uint64_t bs = j.blocksize();
+  uint64_t pos = off, served = 0;
+  while (pos < end) {
+    const uint64_t f = pos / bs;
+    auto it = replay ? map.lower_bound(f) : map.end();
+    if (it != map.end() && it->first == f) {
+      const uint64_t seg_end = std::min(end, (f + 1) * bs);
+      const uint64_t phys = j.PhysicalOf(it->second.journal_block);
+      ReadDamageScope capture(true);
+      errcode_t err = phys ? ReadBytes(c->inner, phys * bs, bs, c->scratch.data()) : EXT2_ET_SHORT_READ;
+      if (err) return err;
+      if (it->second.escaped) jbd2::PutBe32(c->scratch, 0, jbd2::kMagic);
+      std::memcpy(out + (pos - off), c->scratch.data() + (pos - f * bs), seg_end - pos);
+      if (capture.ranges().empty()) ++served;
+      else damaged->push_back({pos, seg_end - pos});
+      pos = seg_end;
+    } else {
+      const uint64_t run_end = it == map.end() ? end : std::min(end, it->first * bs);
+      ReadDamageScope capture(true);
+      errcode_t err = ReadBytes(c->inner, pos, run_end - pos, out + (pos - off));
+      if (err) return err;
+      for (const auto& r : capture.ranges()) {
+        const uint64_t s = std::max(r.offset, pos), e = std::min(r.end(), run_end);
+        if (s < e) damaged->push_back({s, e - s});
+      }
+      pos = run_end;
+    }
+  }
+  c->overlay->CountServed(served);
+  return 0;
+}
+
+// Reads journal copy `cp` into c->scratch; true when it came back whole.
+bool ReadCopyWhole(Chan* c, const JournalCopy& cp) {
+  const Journal& j = c->overlay->journal();
+  const uint64_t bs = j.blocksize(), phys = j.PhysicalOf(cp.journal_block);
+  if (phys == 0) return false;
+  ReadDamageScope capture(true);
+  if (ReadBytes(c->inner, phys * bs, bs, c->scratch.data()) != 0 || !capture.ranges().empty()) return false;
+  if (cp.escaped) jbd2::PutBe32(c->scratch, 0, jbd2::kMagic);
+  return true;
+}
+
+// Every copy of `f` worth trying, newest first (the replay copy when it was
+// not already tried by ReadSegments).
+std::vector<JournalCopy> Candidates(Chan* c, uint64_t f) {
+  const Journal& j = c->overlay->journal();
+  const uint64_t bs = j.blocksize();
+  JournalBlockReader read = [c, &j, bs](uint32_t lblk, std::span<uint8_t> buf) -> Status {
+    const uint64_t phys = j.PhysicalOf(lblk);
+    if (phys == 0) return Error{Code::kCorrupt, "journal block " + std::to_string(lblk) + " is not mapped"};
+    if (buf.size() != bs) return Error{Code::kInternal, "journal block buffer is not one block long"};
+    errcode_t err = ReadBytes(c->inner, phys * bs, bs, buf.data());
+    if (err) return Ext2Error("journal block " + std::to_string(lblk), err);
+    return Status::Ok();
+  };
+  ReadDamageScope capture(true);  // the first call reads the whole journal: not the caller's damage
+  std::vector<JournalCopy> out;
+  if (!c->overlay->replaying())
+    if (const JournalCopy* r = j.Lookup(f)) out.push_back(*r);
+  auto older = j.OlderCopies(read, f);
+  out.insert(out.end(), older.begin(), older.end());
+  return out;
+}
+
+// Replaces the `damaged` bytes of the request [off, end) from older journal
+// copies where one reads back whole; returns what is still damaged.
+std::vector<ByteRange> FallBack(Chan* c, uint64_t off, uint8_t* out, std::vector<ByteRange> damaged) {
+  const uint64_t bs = c->overlay->journal().blocksize();
+  MergeRanges(&damaged);
+  std::vector<ByteRange> left;
+  uint64_t last_f = UINT64_MAX;
+  bool last_ok = false;
+  for (const auto& d : damaged) {
+    for (uint64_t f = d.offset / bs; f * bs < d.end(); ++f) {
+      const uint64_t s = std::max(d.offset, f * bs), e = std::min(d.end(), (f + 1) * bs);
+      if (f != last_f) {
+        last_f = f;
+        last_ok = false;
+        for (const auto& cp : Candidates(c, f)) {
+          if (!ReadCopyWhole(c, cp)) continue;
+          last_ok = true;
+          c->overlay->NoteFallback(cp);
+          c->copy = cp;
+          break;
+        }
+      }
+      if (!last_ok) {
+        left.push_back({s, e - s});
+        continue;
+      }
+      std::memcpy(out + (s - off), c->scratch.data() + (s - f * bs), e - s);
+      JournalFallbackScope::Note({{s, e - s}, c->copy});
+    }
+  }
+  return left;
+}
+
 errcode_t ReadBlk64(io_channel ch, unsigned long long block, int count, void* data) {
   Chan* c = Of(ch);
   const uint64_t size = count < 0 ? static_cast<uint64_t>(-static_cast<int64_t>(count))
                                   : static_cast<uint64_t>(count) * static_cast<uint64_t>(ch->block_size);
   if (size == 0) return 0;
-  const Journal& j = c->overlay->journal();
-  const auto& map = j.replay_map();
-  const uint64_t bs = j.blocksize();
   const uint64_t cbs = static_cast<uint64_t>(ch->block_size);
   // A byte range past what a file offset can express is a bad request (unix_io
   // would wrap it around and read block 0 instead).
   constexpr uint64_t kMaxOffset = static_cast<uint64_t>(INT64_MAX);
   if (cbs == 0 || block > kMaxOffset / cbs || block * cbs > kMaxOffset - size) return EXT2_ET_INVALID_ARGUMENT;
   const uint64_t off = block * cbs, end = off + size;
-  auto it = map.lower_bound(off / bs);
-  if (it == map.end() || it->first > (end - 1) / bs) {
-    errcode_t err = io_channel_read_blk64(c->inner, block, count, data);
-    return err ? Fail(ch, block, count, data, size, err) : 0;
-  }
   uint8_t* out = static_cast<uint8_t*>(data);
-  uint64_t pos = off, served = 0;
-  while (pos < end) {
-    const uint64_t f = pos / bs;
-    it = map.lower_bound(f);
-    if (it != map.end() && it->first == f) {
-      const uint64_t seg_end = std::min(end, (f + 1) * bs);
-      const uint64_t phys = j.PhysicalOf(it->second.journal_block);
-      errcode_t err = phys ? ReadBytes(c->inner, phys * bs, bs, c->scratch.data()) : EXT2_ET_SHORT_READ;
-      if (err) return Fail(ch, block, count, data, size, err);
-      if (it->second.escaped) jbd2::PutBe32(c->scratch, 0, jbd2::kMagic);
-      std::memcpy(out + (pos - off), c->scratch.data() + (pos - f * bs), seg_end - pos);
-      ++served;
-      pos = seg_end;
-    } else {
-      const uint64_t run_end = it == map.end() ? end : std::min(end, it->first * bs);
-      errcode_t err = ReadBytes(c->inner, pos, run_end - pos, out + (pos - off));
-      if (err) return Fail(ch, block, count, data, size, err);
-      pos = run_end;
-    }
-  }
-  c->overlay->CountServed(served);
+  std::vector<ByteRange> damaged;
+  if (errcode_t err = ReadSegments(c, off, end, out, &damaged)) return Fail(ch, block, count, data, size, err);
+  if (!damaged.empty() && c->overlay->falls_back()) damaged = FallBack(c, off, out, std::move(damaged));
+  ReadDamageScope::Note(damaged);
   return 0;
 }
 
@@ -200,7 +285,7 @@ errcode_t Open(const char* name, int flags, io_channel* out) {
   ch->refcount = 1;
   ch->flags = inner->flags;
   ch->align = inner->align;
-  ch->private_data = new Chan{ov, inner, std::vector<uint8_t>(ov->journal().blocksize())};
+  ch->private_data = new Chan{ov, inner, std::vector<uint8_t>(ov->journal().blocksize()), {}};
   *out = ch;
   return 0;
 }
@@ -208,7 +293,8 @@ errcode_t Open(const char* name, int flags, io_channel* out) {
 }  // namespace
 
 Result<std::unique_ptr<JournalOverlay>> JournalOverlay::Create(std::shared_ptr<const Journal> journal,
-                                                               std::string device, io_manager inner) {
+                                                               std::string device, io_manager inner,
+                                                               bool replay, bool fallback) {
   if (!journal || journal->blocksize() == 0)
     return Error{Code::kInvalidArgument, "journal overlay: no usable journal"};
   if (!inner || inner->magic != EXT2_ET_MAGIC_IO_MANAGER || !inner->open)
@@ -216,7 +302,8 @@ Result<std::unique_ptr<JournalOverlay>> JournalOverlay::Create(std::shared_ptr<c
   if (device.empty()) return Error{Code::kInvalidArgument, "journal overlay: empty device name"};
   std::lock_guard<std::mutex> lock(Reg().mu);
   std::string name = "mailrescue-journal-overlay-" + std::to_string(Reg().next_id++);
-  std::unique_ptr<JournalOverlay> ov(new JournalOverlay(std::move(journal), std::move(device), inner, name));
+  std::unique_ptr<JournalOverlay> ov(
+      new JournalOverlay(std::move(journal), std::move(device), inner, name, replay, fallback));
   Reg().live[name] = ov.get();
   return ov;
 }
@@ -227,6 +314,39 @@ JournalOverlay::~JournalOverlay() {
 }
 
 io_manager JournalOverlay::manager() const { return &g_manager; }
+
+std::vector<JournalCopy> JournalOverlay::fallback_blocks() const {
+  std::vector<JournalCopy> out;
+  if (!any_fallback_.load(std::memory_order_acquire)) return out;
+  std::lock_guard<std::mutex> lock(fb_mu_);
+  for (const auto& [blk, c] : fb_blocks_) out.push_back(c);
+  return out;
+}
+
+std::optional<JournalCopy> JournalOverlay::FallbackFor(uint64_t fs_block) const {
+  if (!any_fallback_.load(std::memory_order_acquire)) return std::nullopt;
+  std::lock_guard<std::mutex> lock(fb_mu_);
+  auto it = fb_blocks_.find(fs_block);
+  if (it == fb_blocks_.end()) return std::nullopt;
+  return it->second;
+}
+
+void JournalOverlay::NoteFallback(const JournalCopy& c) const {
+  std::lock_guard<std::mutex> lock(fb_mu_);
+  fb_blocks_[c.fs_block] = c;
+  any_fallback_.store(true, std::memory_order_release);
+}
+
+const JournalOverlay* OverlayOf(ext2_filsys fs) {
+  if (!fs || !fs->io || fs->io->manager != &g_manager) return nullptr;
+  return Of(fs->io)->overlay;
+}
+
+JournalFallbackScope::JournalFallbackScope() : prev_(t_fallback_scope) { t_fallback_scope = this; }
+JournalFallbackScope::~JournalFallbackScope() { t_fallback_scope = prev_; }
+void JournalFallbackScope::Note(const Piece& p) {
+  for (JournalFallbackScope* s = t_fallback_scope; s; s = s->prev_) s->pieces_.push_back(p);
+}
 
 Result<ext2_filsys> OpenWithJournalOverlay(const JournalOverlay& overlay, int flags,
                                            blk64_t superblock, unsigned blocksize,
@@ -254,8 +374,9 @@ JournalSetup PrepareJournal(ext2_filsys plain, JournalMode mode, const std::stri
     out.damage.push_back("journal log ends on damage (" + info.end + "): " + info.end_detail +
                          "; later transactions are not replayed");
   for (const auto& p : info.problems) out.damage.push_back("journal: " + p);
-  if (!out.journal->ShouldReplay(mode)) return out;
-  auto ov = JournalOverlay::Create(out.journal, device, inner);
+  // --journal=ignore: the journal is only described, never read from.
+  if (mode == JournalMode::kIgnore || !info.present || info.blocksize == 0) return out;
+  auto ov = JournalOverlay::Create(out.journal, device, inner, out.journal->ShouldReplay(mode), true);
   if (!ov.ok()) {
     out.damage.push_back(ov.error().message + "; salvaging without the journal");
     return out;

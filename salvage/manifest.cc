@@ -33,7 +33,9 @@ Manifest::Totals Manifest::ComputeTotals() const {
   for (const auto& f : files) {
     t.bytes += f.size;
     if (!f.damaged.empty()) ++t.damaged_files;
+    if (f.FromJournal()) ++t.journal_fallback_files;
   }
+  t.journal_fallback_blocks = journal_fallback.size();
   for (const auto& d : dirs)
     if (!d.complete) ++t.incomplete_dirs;
   t.lost_found = lost_found.size();
@@ -85,7 +87,14 @@ bool EmitManifestJson(const Manifest& m, const std::string& command,
   for (size_t i = 0; i < m.damage.size(); ++i)
     o += std::string(i ? "," : "") + "\n {\"kind\":" + Q(m.damage[i].kind) + ",\"detail\":" +
          Q(m.damage[i].detail) + "}";
-  o += "]},\n\"spool_path\":" + Q(m.spool_path) + ",\"config_path\":" + Q(m.config_path);
+  o += "],\n \"journal_fallback\":[";
+  for (size_t i = 0; i < m.journal_fallback.size(); ++i)
+    o += std::string(i ? "," : "") + "[" + std::to_string(m.journal_fallback[i].fs_block) + "," +
+         std::to_string(m.journal_fallback[i].sequence) + "]";
+  o += "]";
+  if (m.fs.journal)
+    o += ",\n \"journal\":" + m.fs.journal->ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  o += "},\n\"spool_path\":" + Q(m.spool_path) + ",\"config_path\":" + Q(m.config_path);
   o += ",\n\"dirs\":[";
   for (size_t i = 0; i < m.dirs.size(); ++i) {
     const auto& d = m.dirs[i];
@@ -106,6 +115,15 @@ bool EmitManifestJson(const Manifest& m, const std::string& command,
            std::to_string(f.damaged[k].length) + "]";
     o += "]";
     if (!f.problem.empty()) o += ",\"problem\":" + Q(f.problem);
+    if (f.FromJournal()) {
+      o += ",\"journal_fallback\":{\"ranges\":[";
+      for (size_t k = 0; k < f.journal_fallback.size(); ++k)
+        o += std::string(k ? "," : "") + "[" + std::to_string(f.journal_fallback[k].offset) + "," +
+             std::to_string(f.journal_fallback[k].length) + "]";
+      o += std::string("],\"block_map\":") + (f.map_from_journal ? "true" : "false");
+      if (f.inode_from_journal) o += ",\"inode_sequence\":" + std::to_string(f.inode_journal_sequence);
+      o += "}";
+    }
     o += "}";
   }
   o += "],\n\"symlinks\":[";
@@ -124,7 +142,9 @@ bool EmitManifestJson(const Manifest& m, const std::string& command,
   o += "],\n\"totals\":{\"files\":" + std::to_string(t.files) + ",\"bytes\":" + std::to_string(t.bytes) +
        ",\"damaged_files\":" + std::to_string(t.damaged_files) +
        ",\"incomplete_dirs\":" + std::to_string(t.incomplete_dirs) +
-       ",\"lost_found\":" + std::to_string(t.lost_found) + "}}\n";
+       ",\"lost_found\":" + std::to_string(t.lost_found) +
+       ",\"journal_fallback_files\":" + std::to_string(t.journal_fallback_files) +
+       ",\"journal_fallback_blocks\":" + std::to_string(t.journal_fallback_blocks) + "}}\n";
   return o.Finish();
 }
 
@@ -160,7 +180,9 @@ Result<std::map<std::string, PreviousFile>> ReadPreviousFiles(const std::string&
     p.ino = f.value("ino", 0u);
     p.size = f.value("size", std::uint64_t(0));
     p.sha1 = f.value("sha1", std::string());
-    p.intact = f.contains("damaged") && f["damaged"].is_array() && f["damaged"].empty();
+    // A file patched from the journal is read again: its marks are rebuilt.
+    p.intact = f.contains("damaged") && f["damaged"].is_array() && f["damaged"].empty() &&
+               !f.contains("journal_fallback");
     out[f["path"].get<std::string>()] = std::move(p);
   }
   return out;

@@ -28,6 +28,14 @@ struct FileRecord {
   std::uint32_t mtime_ns = 0;
   std::vector<ByteRange> damaged;  // file offsets
   std::string problem;             // why damaged, "" if intact
+  // Not damaged, not quite intact either: bytes (file offsets) whose live
+  // blocks were unreadable and came from older journal copies, whether the
+  // block map did, and the transaction whose copy of the inode was used.
+  std::vector<ByteRange> journal_fallback;
+  bool map_from_journal = false;
+  bool inode_from_journal = false;
+  std::uint32_t inode_journal_sequence = 0;
+  bool FromJournal() const { return !journal_fallback.empty() || map_from_journal || inode_from_journal; }
 };
 
 struct DirRecord {
@@ -60,6 +68,8 @@ struct Manifest {
   std::string sha256_before;  // optional
   FsInfo fs;
   std::vector<DamageNote> damage;  // everything found (fs.damage + walk + unreadable areas)
+  // Filesystem blocks served from older journal copies (the fallback), by block.
+  std::vector<JournalCopy> journal_fallback;
   std::string spool_path, config_path;
   std::vector<DirRecord> dirs;
   std::vector<FileRecord> files;
@@ -69,6 +79,7 @@ struct Manifest {
 
   struct Totals {
     std::uint64_t files = 0, bytes = 0, damaged_files = 0, incomplete_dirs = 0, lost_found = 0;
+    std::uint64_t journal_fallback_files = 0, journal_fallback_blocks = 0;
   };
   Totals ComputeTotals() const;
 };

@@ -69,6 +69,15 @@ std::string Summary(Salvager& s, const Manifest& m, bool dry_run, double secs) {
   o += Row("lost+found", std::to_string(t.lost_found));
   o += Row("rehomed", std::to_string(s.catalog().rehomed_dirs) + " folders, " +
                           std::to_string(s.catalog().rehomed_files) + " files");
+  if (!m.journal_fallback.empty()) {
+    std::string b;
+    for (size_t i = 0; i < m.journal_fallback.size() && i < 8; ++i)
+      b += (i ? ", " : "") + std::to_string(m.journal_fallback[i].fs_block) + " (transaction " +
+           std::to_string(m.journal_fallback[i].sequence) + ")";
+    if (m.journal_fallback.size() > 8) b += ", ...";
+    o += Row("journal fallback", std::to_string(m.journal_fallback.size()) + " unreadable blocks from older journal copies: " +
+                                     b + "; " + std::to_string(t.journal_fallback_files) + " files marked");
+  }
   o += Row("damage", k.empty() ? "none" : k);
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.2f s", secs);

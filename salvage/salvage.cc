@@ -34,6 +34,25 @@ Result<std::string> Sha256Fd(int fd) {
   return ToHex(std::span<const std::uint8_t>(md, len));
 }
 
+// The parts of `r` (source bytes) that no journal copy replaced; adds the
+// replaced bytes to *replaced. `fb` is sorted by block.
+std::vector<ByteRange> NotFromJournal(const ByteRange& r, const std::vector<JournalCopy>& fb, std::uint64_t bs,
+                                      std::uint64_t* replaced) {
+  std::vector<ByteRange> out;
+  std::uint64_t pos = r.offset;
+  auto it = std::lower_bound(fb.begin(), fb.end(), r.offset / bs,
+                             [](const JournalCopy& c, std::uint64_t b) { return c.fs_block < b; });
+  for (; it != fb.end() && it->fs_block * bs < r.end(); ++it) {
+    const std::uint64_t s = std::max(pos, it->fs_block * bs), e = std::min(r.end(), (it->fs_block + 1) * bs);
+    if (s >= e) continue;
+    if (s > pos) out.push_back({pos, s - pos});
+    *replaced += e - s;
+    pos = e;
+  }
+  if (pos < r.end()) out.push_back({pos, r.end() - pos});
+  return out;
+}
+
 }  // namespace
 
 Salvager::~Salvager() = default;
@@ -194,9 +213,19 @@ const Manifest& Salvager::BuildManifest() {
   m.damage = info_.damage;
   m.damage.insert(m.damage.end(), cat_.damage.begin(), cat_.damage.end());
   m.damage.insert(m.damage.end(), extract_damage_.begin(), extract_damage_.end());
-  for (const auto& r : src_->Unreadable())
-    m.damage.push_back({"unreadable", "bytes " + std::to_string(r.offset) + "+" + std::to_string(r.length) +
-                                          " of the source could not be read (zero-filled)"});
+  m.journal_fallback.clear();
+  if (plan_.journal_overlay) m.journal_fallback = plan_.journal_overlay->fallback_blocks();
+  std::uint64_t replaced = 0;
+  for (const auto& u : src_->Unreadable())
+    for (const auto& r : NotFromJournal(u, m.journal_fallback, std::max(1u, info_.blocksize), &replaced))
+      m.damage.push_back({"unreadable", "bytes " + std::to_string(r.offset) + "+" + std::to_string(r.length) +
+                                            " of the source could not be read (zero-filled)"});
+  if (!m.journal_fallback.empty())
+    m.damage.push_back({"journal_fallback", std::to_string(replaced) + " unreadable bytes in " +
+                                                std::to_string(m.journal_fallback.size()) +
+                                                " filesystem blocks were served from older journal copies "
+                                                "(filesystem.journal_fallback: [block, transaction]); "
+                                                "they may predate the lost blocks"});
   m.spool_path = cat_.spool_path;
   m.config_path = cat_.config_path;
   m.users.clear();

@@ -32,10 +32,11 @@ thread_local ReadDamageScope* t_scope = nullptr;
 
 }  // namespace
 
-ReadDamageScope::ReadDamageScope() : prev_(t_scope) { t_scope = this; }
+ReadDamageScope::ReadDamageScope(bool isolate) : prev_(t_scope), isolate_(isolate) { t_scope = this; }
 ReadDamageScope::~ReadDamageScope() { t_scope = prev_; }
 void ReadDamageScope::Note(const std::vector<ByteRange>& r) {
-  for (ReadDamageScope* s = t_scope; s; s = s->prev_)
+  if (r.empty()) return;
+  for (ReadDamageScope* s = t_scope; s; s = s->isolate_ ? nullptr : s->prev_)
     s->ranges_.insert(s->ranges_.end(), r.begin(), r.end());
 }
 

@@ -96,10 +96,13 @@ class Source : public std::enable_shared_from_this<Source> {
 io_manager SourceIoManager();
 
 // While alive, reads done by this thread through a Source append their
-// zero-filled ranges (absolute byte offsets) to ranges(). Nests.
+// zero-filled ranges (absolute byte offsets) to ranges(). Nests: a range is
+// noted in every enclosing scope, up to and including the innermost one
+// made with isolate = true (the journal fallback reads under such a scope,
+// then notes only what it could not replace).
 class ReadDamageScope {
  public:
-  ReadDamageScope();
+  explicit ReadDamageScope(bool isolate = false);
   ~ReadDamageScope();
   ReadDamageScope(const ReadDamageScope&) = delete;
   ReadDamageScope& operator=(const ReadDamageScope&) = delete;
@@ -110,6 +113,7 @@ class ReadDamageScope {
  private:
   std::vector<ByteRange> ranges_;
   ReadDamageScope* prev_;
+  bool isolate_;
 };
 
 }  // namespace mr::salvage
