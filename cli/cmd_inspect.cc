@@ -70,8 +70,10 @@ const Registrar reg{Command{
       c->add_option("--superblock", a.superblock, "Use this backup superblock");
       c->add_option("--blocksize", a.blocksize, "Block size for --superblock");
       c->add_option("--journal", a.journal,
-                    "replay (committed transactions, in memory; the source is never written), ignore, "
-                    "or auto (replay when needs_recovery; default)");
+                    "replay (committed transactions, in memory; the source is never written), ignore "
+                    "(do not use the journal: no replay, no older copies for unreadable blocks), "
+                    "or auto (replay when needs_recovery; default). Except with ignore, blocks the "
+                    "source cannot read are served from older journal copies when there are any");
       return c;
     },
     Run}};

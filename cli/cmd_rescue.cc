@@ -135,7 +135,9 @@ Registrar reg{Command{
       c->add_option("--blocksize", args.blocksize, "Block size for --superblock");
       c->add_option("--journal", o.journal,
                     "replay: read the filesystem as after journal replay (in memory, never written); "
-                    "ignore: as it is on disk; auto (default): replay when the journal holds transactions")
+                    "ignore: as it is on disk, journal unused; auto (default): replay when the journal holds "
+                    "transactions. Except with ignore, blocks the source cannot read are served from "
+                    "older journal copies when there are any")
           ->check(CLI::IsMember({"auto", "replay", "ignore"}));
       c->add_option("--users", o.users_file, "Only these users (one a line)");
       c->add_option("--priority", o.priority_file,

@@ -93,8 +93,10 @@ const Registrar reg{Command{
       c->add_option("--superblock", a.superblock, "Use this backup superblock (in blocks of --blocksize)");
       c->add_option("--blocksize", a.blocksize, "Block size for --superblock");
       c->add_option("--journal", a.journal,
-                    "replay (committed transactions, in memory; the source is never written), ignore, "
-                    "or auto (replay when needs_recovery; default)");
+                    "replay (committed transactions, in memory; the source is never written), ignore "
+                    "(do not use the journal: no replay, no older copies for unreadable blocks), "
+                    "or auto (replay when needs_recovery; default). Except with ignore, blocks the "
+                    "source cannot read are served from older journal copies when there are any");
       c->add_option("--users", a.users, "Only these users (one a line)")->check(CLI::ExistingFile);
       c->add_option("--priority", a.priority, "Users to do first (one a line; re-read while running)")
           ->check(CLI::ExistingFile);
