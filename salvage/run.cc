@@ -75,7 +75,7 @@ std::string Summary(Salvager& s, const Manifest& m, bool dry_run, double secs) {
       b += (i ? ", " : "") + std::to_string(m.journal_fallback[i].fs_block) + " (transaction " +
            std::to_string(m.journal_fallback[i].sequence) + ")";
     if (m.journal_fallback.size() > 8) b += ", ...";
-    o += Row("journal fallback", std::to_string(m.journal_fallback.size()) + " unreadable blocks from older journal copies: " +
+    o += Row("journal fallback", std::to_string(m.journal_fallback.size()) + " unreadable block(s) from older journal copies: " +
                                      b + "; " + std::to_string(t.journal_fallback_files) + " files marked");
   }
   o += Row("damage", k.empty() ? "none" : k);

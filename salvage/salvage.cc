@@ -223,7 +223,7 @@ const Manifest& Salvager::BuildManifest() {
   if (!m.journal_fallback.empty())
     m.damage.push_back({"journal_fallback", std::to_string(replaced) + " unreadable bytes in " +
                                                 std::to_string(m.journal_fallback.size()) +
-                                                " filesystem blocks were served from older journal copies "
+                                                " filesystem block(s) were served from older journal copies "
                                                 "(filesystem.journal_fallback: [block, transaction]); "
                                                 "they may predate the lost blocks"});
   m.spool_path = cat_.spool_path;
