@@ -367,6 +367,7 @@ class GroupRunner {
       if (di >= 0) {
         rec.complete = c_.tree.dirs[di].complete;
         rec.problem = c_.tree.dirs[di].problem;
+        rec.journal_fallback = c_.tree.dirs[di].from_journal;
       }
       if (incomplete[d] && rec.complete) {
         rec.complete = false;

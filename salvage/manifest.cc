@@ -101,6 +101,7 @@ bool EmitManifestJson(const Manifest& m, const std::string& command,
     o += std::string(i ? "," : "") + "\n {\"path\":" + Q(d.path) + ",\"ino\":" + std::to_string(d.ino) +
          ",\"complete\":" + (d.complete ? "true" : "false");
     if (!d.problem.empty()) o += ",\"problem\":" + Q(d.problem);
+    if (d.journal_fallback) o += ",\"journal_fallback\":true";
     o += "}";
   }
   o += "],\n\"files\":[";

@@ -43,6 +43,7 @@ struct DirRecord {
   std::uint32_t ino = 0;  // 0 for a directory salvage had to create (its own was lost)
   bool complete = true;
   std::string problem;
+  bool journal_fallback = false;  // its inode or listing came (partly) from older journal copies
 };
 
 struct LostRecord {

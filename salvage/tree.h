@@ -27,6 +27,7 @@ struct DirState {
   std::int32_t node = -1;
   bool complete = true;
   std::string problem;  // why it is incomplete
+  bool from_journal = false;  // its inode or a listing block came from the journal fallback
 };
 
 struct Tree {

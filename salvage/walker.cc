@@ -10,6 +10,7 @@
 #include "salvage/dir_parse.h"
 #include "salvage/ext2_error.h"
 #include "salvage/inode.h"
+#include "salvage/journal_overlay.h"
 #include "salvage/source.h"
 
 namespace mr::salvage {
@@ -82,6 +83,7 @@ void Walker::ReadDir(std::int32_t node, std::vector<std::int32_t>* subdirs) {
   std::vector<DirBlockParse> parsed;
 
   auto inode = ReadInode(fs_, dir_ino);
+  JournalFallbackScope listing;  // blocks of the listing served from older journal copies
   if (!inode.ok()) {
     fail(inode.error().message);
   } else if (!inode->live || !IsDir(inode->mode)) {
@@ -142,6 +144,7 @@ void Walker::ReadDir(std::int32_t node, std::vector<std::int32_t>* subdirs) {
     if (covered < nblocks && map.bad.empty()) fail("directory has unmapped blocks");
   }
 
+  st.from_journal = (inode.ok() && inode->from_journal) || !listing.pieces().empty();
   for (auto& p : parsed) {
     for (auto& e : p.entries) {
       NodeType t = TypeFromFt(e.file_type);

@@ -65,12 +65,12 @@ class SalvageJournalFallback : public ::testing::Test {
     ASSERT_LT(in_itb_.size(), static_cast<size_t>(kFiles));
   }
 
-  // One debugfs session: `copies` transactions, each a copy of the
-  // inode-table block as it is now (jo, jw -b ITB, ..., jc).
-  void JournalTheInodeTable(int copies) {
-    WriteText(t_ / "itb.bin", BlockBytes(img_, itb_));
+  // One debugfs session: `copies` transactions, each a copy of fs block
+  // `blk` as it is now (jo, jw -b BLK, ..., jc).
+  void JournalBlock(unsigned long blk, int copies) {
+    WriteText(t_ / "blk.bin", BlockBytes(img_, blk));
     std::string cmds = "jo\n";
-    for (int i = 0; i < copies; ++i) cmds += "jw -b " + std::to_string(itb_) + " " + t_ / "itb.bin" + "\n";
+    for (int i = 0; i < copies; ++i) cmds += "jw -b " + std::to_string(blk) + " " + t_ / "blk.bin" + "\n";
     cmds += "jc\n";
     WriteText(t_ / "cmds", cmds);
     auto r = Sh("/usr/sbin/debugfs -w -f " + Quote(t_ / "cmds") + " " + Quote(img_));
@@ -155,7 +155,7 @@ class SalvageJournalFallback : public ::testing::Test {
 };
 
 TEST_F(SalvageJournalFallback, InodeTableBlockComesBackFromACheckpointedTransaction) {
-  JournalTheInodeTable(1);
+  JournalBlock(itb_, 1);
   Checkpoint();
   WriteBadmap({itb_});
   auto m = Run("out");
@@ -175,7 +175,7 @@ TEST_F(SalvageJournalFallback, InodeTableBlockComesBackFromACheckpointedTransact
 }
 
 TEST_F(SalvageJournalFallback, UnreadableJournalCopyLeavesTheDamageReported) {
-  JournalTheInodeTable(1);
+  JournalBlock(itb_, 1);
   Checkpoint();
   // Log: descriptor at journal block 1, the copy at 2, commit at 3.
   const unsigned long copy = JournalPhysical(img_, 2);
@@ -194,7 +194,7 @@ TEST_F(SalvageJournalFallback, UnreadableJournalCopyLeavesTheDamageReported) {
 }
 
 TEST_F(SalvageJournalFallback, UnreadableReplayCopyFallsBackToTheOlderTransaction) {
-  JournalTheInodeTable(2);  // live log, not checkpointed: replay is on
+  JournalBlock(itb_, 2);  // live log, not checkpointed: replay is on
   // Transaction 1: blocks 1-3, transaction 2: blocks 4-6; replay serves block 5.
   const unsigned long older = JournalPhysical(img_, 2), newer = JournalPhysical(img_, 5);
   ASSERT_EQ(BlockBytes(img_, older), BlockBytes(img_, itb_));
@@ -212,6 +212,34 @@ TEST_F(SalvageJournalFallback, UnreadableReplayCopyFallsBackToTheOlderTransactio
   for (const auto& b : j["blocks_from_journal"])
     replayed |= b[0] == itb_ && b[1] == j["last_transaction"];
   EXPECT_TRUE(replayed);
+}
+
+TEST_F(SalvageJournalFallback, DirectoryBlockFromTheJournalMarksTheDirectory) {
+  const auto dir_blocks = BlocksOf(img_, "/f");
+  ASSERT_EQ(dir_blocks.size(), 1u);
+  JournalBlock(dir_blocks[0], 1);
+  Checkpoint();
+  WriteBadmap({dir_blocks[0]});
+  auto m = Run("out");
+  for (int i = 0; i < kFiles; ++i) EXPECT_EQ(ReadText(t_ / ("out/spool/f/" + Name(i))), Body(i)) << Name(i);
+  ASSERT_EQ(m["filesystem"]["journal_fallback"].size(), 1u);
+  EXPECT_EQ(m["filesystem"]["journal_fallback"][0][0], dir_blocks[0]);
+  EXPECT_EQ(m["totals"]["lost_found"], 0);
+  bool seen = false;
+  for (const auto& d : m["dirs"])
+    if (d["path"] == "spool/f") {
+      seen = true;
+      EXPECT_TRUE(d["complete"].get<bool>());
+      EXPECT_TRUE(d.value("journal_fallback", false)) << d.dump();
+    } else {
+      EXPECT_FALSE(d.contains("journal_fallback")) << d.dump();
+    }
+  EXPECT_TRUE(seen);
+  // Without the journal the listing is gone: the folder is incomplete.
+  auto ig = Run("ignored", "--journal=ignore");
+  for (const auto& d : ig["dirs"])
+    if (d["path"] == "spool/f") EXPECT_FALSE(d["complete"].get<bool>());
+  EXPECT_GT(ig["totals"]["lost_found"], 0);
 }
 
 }  // namespace
