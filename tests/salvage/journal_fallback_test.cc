@@ -237,8 +237,11 @@ TEST_F(SalvageJournalFallback, DirectoryBlockFromTheJournalMarksTheDirectory) {
   EXPECT_TRUE(seen);
   // Without the journal the listing is gone: the folder is incomplete.
   auto ig = Run("ignored", "--journal=ignore");
-  for (const auto& d : ig["dirs"])
-    if (d["path"] == "spool/f") EXPECT_FALSE(d["complete"].get<bool>());
+  for (const auto& d : ig["dirs"]) {
+    if (d["path"] == "spool/f") {
+      EXPECT_FALSE(d["complete"].get<bool>());
+    }
+  }
   EXPECT_GT(ig["totals"]["lost_found"], 0);
 }
 
