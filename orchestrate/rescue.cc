@@ -75,6 +75,7 @@ struct Run {
     std::shared_ptr<const reconcile::StoreDbs> dbs;
     reconcile::FolderIndex index;
     std::size_t consumed = 0;  // extracted_dirs already in the index
+    reconcile::OutputDbWriter out_db;  // the target's db between per-user writes
   };
   std::map<std::string, TargetCache> caches;
   std::unique_ptr<RunState> state;
@@ -214,6 +215,7 @@ bool ProcessUser(Run& run, const RescueTarget& t, const std::string& user) {
   }
   if (StopRequested()) return false;
 
+  std::optional<std::vector<std::string>> wrote_dirs;  // uuid dirs of this run's reconcile
   if (phase < Phase::kReconciled) {
     auto ro = ReconcileOptionsFor(run, t, user);
     if (!run.opts.dry_run) {
@@ -248,11 +250,19 @@ bool ProcessUser(Run& run, const RescueTarget& t, const std::string& user) {
         run.events.Emit("user_failed", {{"user", user}, {"target", t.name}, {"error", why}});
         return true;  // leave it at this phase; a rerun repeats it
       }
-      if (auto s = reconcile::WriteOutputDb(ro, {*uo}); !s) {
+      Run::TargetCache* cache;
+      {
+        std::lock_guard<std::mutex> g(run.salvage_mu);
+        cache = &run.caches[t.name];
+      }
+      if (auto s = cache->out_db.Write(ro, {*uo}); !s) {
         run.RunError("mailboxes.db of " + t.name + ": " + s.message());
         return false;
       }
     }
+    wrote_dirs.emplace();
+    for (const auto& f : uo->folders)
+      if (!f.uniqueid.empty()) wrote_dirs->push_back(MailboxRelDir(f.name, f.uniqueid, CyrusLayout::kUuid, true));
     detail = reconcile::UserReportJson(*uo);
     detail["target"] = t.name;
     status = SeverityStatus(uo->status);
@@ -273,6 +283,9 @@ bool ProcessUser(Run& run, const RescueTarget& t, const std::string& user) {
     vo.db = t.out_db;
     vo.users = {user};
     vo.jobs = run.opts.jobs;
+    // Right after this run's reconcile: look for orphans only where it wrote;
+    // a user reconciled by an earlier (killed) run gets the full walk.
+    vo.uuid_dirs = wrote_dirs;
     auto v = verify::VerifyUser(vo, user);
     json problems = json::array();
     if (!v) {

@@ -319,34 +319,58 @@ Result<cyrus::DbFormat> ResolveDbFormat(const ReconcileOptions& opts) {
 }
 
 Status WriteOutputDb(const ReconcileOptions& opts, const std::vector<UserOutcome>& outcomes) {
+  OutputDbWriter w;
+  return w.Write(opts, outcomes);
+}
+
+std::optional<OutputDbWriter::FileId> OutputDbWriter::Identify(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileId{static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino),
+                static_cast<unsigned long long>(st.st_size),
+                static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
+}
+
+Status OutputDbWriter::Write(const ReconcileOptions& opts, const std::vector<UserOutcome>& outcomes) {
   auto format = ResolveDbFormat(opts);
   if (!format) return format.error();
+  auto now = Identify(opts.out_db);
+  if (!loaded_ || path_ != opts.out_db || now != written_) {
+    by_name_.clear();
+    if (now) {
+      auto existing = cyrus::ReadMailboxesDb(opts.out_db);
+      if (!existing) return Error{Code::kIoError, "--out-db: " + existing.error().message};
+      for (auto& e : *existing) by_name_[e.name] = std::move(e);
+    }
+    loaded_ = true;
+    path_ = opts.out_db;
+  }
+  written_.reset();  // until this write is known to have landed
   std::set<std::string> users, failed;
   for (const auto& u : outcomes) {
     users.insert(u.user);
     failed.insert(u.failed.begin(), u.failed.end());
   }
-  std::map<std::string, cyrus::MboxEntry> by_name;
-  struct stat st {};
-  if (::stat(opts.out_db.c_str(), &st) == 0) {
-    auto existing = cyrus::ReadMailboxesDb(opts.out_db);
-    if (!existing) return Error{Code::kIoError, "--out-db: " + existing.error().message};
-    for (auto& e : *existing) {
-      std::string u = UserOf(e.name);
-      if (!u.empty() && users.count(u) && !failed.count(e.name)) continue;  // replaced by this run
-      by_name[e.name] = std::move(e);
-    }
+  for (auto it = by_name_.begin(); it != by_name_.end();) {
+    std::string u = UserOf(it->first);
+    if (!u.empty() && users.count(u) && !failed.count(it->first)) it = by_name_.erase(it);  // replaced by this run
+    else ++it;
   }
   for (const auto& u : outcomes)
-    for (const auto& e : u.entries) by_name[e.name] = e;
+    for (const auto& e : u.entries) by_name_[e.name] = e;
   std::vector<cyrus::MboxEntry> entries;
-  entries.reserve(by_name.size());
-  for (auto& [n, e] : by_name) entries.push_back(std::move(e));
+  entries.reserve(by_name_.size());
+  for (const auto& [n, e] : by_name_) entries.push_back(e);
   auto slash = opts.out_db.rfind('/');
   if (slash != std::string::npos && slash > 0) {
     if (Status s = MakeDirs(opts.out_db.substr(0, slash)); !s.ok()) return s;
   }
-  return cyrus::WriteMailboxesDb(opts.out_db, std::move(entries), *format);
+  if (Status s = cyrus::WriteMailboxesDb(opts.out_db, std::move(entries), *format); !s.ok()) {
+    loaded_ = false;  // the file and the memory may differ now: read it again next time
+    return s;
+  }
+  written_ = Identify(opts.out_db);
+  return Status::Ok();
 }
 
 Result<RunOutcome> ReconcileAll(const ReconcileOptions& opts) {

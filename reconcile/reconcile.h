@@ -17,6 +17,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -115,6 +116,28 @@ class Reconciler {
 // were left as they were) plus every outcome's entries. Entries are sorted
 // and de-duplicated by name, so the result does not depend on order.
 Status WriteOutputDb(const ReconcileOptions& opts, const std::vector<UserOutcome>& outcomes);
+
+// WriteOutputDb for a caller that writes the same out_db after every user
+// (rescue): the entries stay in memory between writes, and the file is read
+// again only when it is no longer the one this object wrote last (another
+// process, e.g. a second shard on the same target, wrote it meanwhile: the
+// caller holds the target lock around each Write). Not thread-safe.
+class OutputDbWriter {
+ public:
+  Status Write(const ReconcileOptions& opts, const std::vector<UserOutcome>& outcomes);
+
+ private:
+  struct FileId {
+    unsigned long long dev = 0, ino = 0, size = 0;
+    long long mtime_ns = 0;
+    bool operator==(const FileId&) const = default;
+  };
+  static std::optional<FileId> Identify(const std::string& path);
+  bool loaded_ = false;
+  std::string path_;
+  std::optional<FileId> written_;
+  std::map<std::string, cyrus::MboxEntry> by_name_;
+};
 
 Result<RunOutcome> ReconcileAll(const ReconcileOptions& opts);
 

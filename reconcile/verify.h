@@ -58,6 +58,12 @@ struct VerifyOptions {
   // Optional: a snapshot already built by OpenStore (shares the db read and
   // the spool scan between many VerifyUser calls). Built on demand if null.
   std::shared_ptr<const StoreSnapshot> snapshot;
+  // Optional: the uuid-layout mailbox directories (relative to spool) to look
+  // at for orphans, instead of walking all of spool/uuid. Rescue's per-user
+  // check right after a reconcile passes the directories that reconcile wrote
+  // (a store of thousands of users is not walked once per user). Legacy
+  // trees are walked as usual (per user when `users` is set).
+  std::optional<std::vector<std::string>> uuid_dirs;
 };
 
 struct UserVerdict {

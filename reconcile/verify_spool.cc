@@ -99,13 +99,13 @@ void WalkUuid(const std::string& root, SpoolScan& scan) {
 }  // namespace
 
 Result<SpoolScan> ScanSpool(const std::string& spool,
-                            const std::vector<std::string>& legacy_roots) {
+                            const std::vector<std::string>& legacy_roots, bool walk_uuid) {
   struct stat st {};
   if (::stat(spool.c_str(), &st) != 0) return ErrnoError("spool " + spool, errno);
   if (!S_ISDIR(st.st_mode))
     return Error{Code::kInvalidArgument, "spool " + spool + ": not a directory"};
   SpoolScan scan;
-  WalkUuid(spool, scan);
+  if (walk_uuid) WalkUuid(spool, scan);
   if (legacy_roots.empty()) {
     WalkLegacy(spool, "", 0, scan);
   } else {

@@ -30,8 +30,9 @@ struct SpoolScan {
   std::vector<std::string> problems;     // "<rel dir>: unreadable (...)"
 };
 
+// walk_uuid = false leaves uuid_dirs empty (the caller knows which to look at).
 Result<SpoolScan> ScanSpool(const std::string& spool,
-                            const std::vector<std::string>& legacy_roots = {});
+                            const std::vector<std::string>& legacy_roots = {}, bool walk_uuid = true);
 
 // true when legacy user directories sit under one-letter hash directories
 // ("b/user/bob"), false when directly under the root ("user/bob"); `dflt`

@@ -1,6 +1,7 @@
 // verify_store: db + spool scan, grouped by user. See verify_store.h.
 #include "reconcile/verify_store.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,8 +58,17 @@ Result<std::shared_ptr<const StoreSnapshot>> BuildSnapshot(const VerifyOptions& 
   for (const auto& u : opts.users)
     legacy_roots.push_back(MailboxRelDir(InternalName(u, "INBOX"), "", CyrusLayout::kLegacy,
                                          snap->layout.hashimapspool, opts.fulldirhash));
-  auto scan = ScanSpool(opts.spool, legacy_roots);
+  auto scan = ScanSpool(opts.spool, legacy_roots, /*walk_uuid=*/!opts.uuid_dirs);
   if (!scan.ok()) return scan.error();
+  if (opts.uuid_dirs) {
+    for (const auto& rel : *opts.uuid_dirs) {
+      struct stat st {};
+      if (rel.rfind("uuid/", 0) == 0 && ::lstat((opts.spool + "/" + rel).c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+        scan->uuid_dirs.push_back(rel);
+    }
+    std::sort(scan->uuid_dirs.begin(), scan->uuid_dirs.end());
+    scan->uuid_dirs.erase(std::unique(scan->uuid_dirs.begin(), scan->uuid_dirs.end()), scan->uuid_dirs.end());
+  }
 
   auto db = LoadDbView(opts.db);
   if (!db.ok()) return db.error();

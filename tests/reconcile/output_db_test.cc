@@ -45,6 +45,40 @@ TEST(OutputDb, ReplacesThisRunsUsersKeepsTheRest) {
   std::filesystem::remove_all(root);
 }
 
+TEST(OutputDb, WriterKeepsEntriesAndRereadsAFileSomeoneElseWrote) {
+  char tmpl[] = "/tmp/mr-outdbw-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  ReconcileOptions o;
+  o.out_db = root + "/conf/mailboxes.db";
+  o.db_format = cyrus::DbFormat::kTwoskip;
+  auto names = [&] {
+    std::vector<std::string> v;
+    auto db = cyrus::ReadMailboxesDb(o.out_db);
+    EXPECT_TRUE(db.ok());
+    if (db.ok())
+      for (const auto& e : *db) v.push_back(e.name + ":" + std::to_string(e.uidvalidity));
+    return v;
+  };
+  OutputDbWriter w;
+  UserOutcome alice, bob, carol;
+  alice.user = "alice";
+  alice.entries = {E("user.alice", "a1", 1)};
+  bob.user = "bob";
+  bob.entries = {E("user.bob", "b1", 1), E("user.bob.Sent", "b2", 1)};
+  ASSERT_TRUE(w.Write(o, {alice}).ok());
+  ASSERT_TRUE(w.Write(o, {bob}).ok());
+  EXPECT_EQ(names(), (std::vector<std::string>{"user.alice:1", "user.bob:1", "user.bob.Sent:1"}));
+  // Another process (a second shard on this target) adds carol in between.
+  carol.user = "carol";
+  carol.entries = {E("user.carol", "c1", 7)};
+  ASSERT_TRUE(WriteOutputDb(o, {carol}).ok());
+  bob.entries = {E("user.bob", "b1", 2)};  // bob again: Sent is gone now
+  ASSERT_TRUE(w.Write(o, {bob}).ok());
+  EXPECT_EQ(names(), (std::vector<std::string>{"user.alice:1", "user.bob:2", "user.carol:7"}));
+  std::filesystem::remove_all(root);
+}
+
 class DbFormatRule : public ::testing::Test {
  protected:
   void SetUp() override {

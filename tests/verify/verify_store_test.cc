@@ -316,6 +316,28 @@ TEST_P(VerifyStore, OrphanDirectoryFoundWhenVerifyingOneUser) {
   EXPECT_THAT(other->problems, IsEmpty());
 }
 
+TEST_P(VerifyStore, UuidOrphansLookedForOnlyWhereTold) {
+  if (GetParam() != "uuid") GTEST_SKIP() << "uuid_dirs is about the uuid tree";
+  StoreDirs s = Fresh();
+  FolderAt f = PickFolder(s, 1);
+  std::string rel = "uuid/z/z/zzzzorphanzzzzzzzzzzzzz";
+  ASSERT_EQ(mr::testing::Run("mkdir -p '" + s.spool() + "/" + rel + "' && cp -a '" + f.dir +
+                "'/cyrus.* '" + s.spool() + "/" + rel + "/'").rc, 0);
+  verify::VerifyOptions o;
+  o.spool = s.spool();
+  o.db = s.db();
+  o.uuid_dirs = std::vector<std::string>{rel, "uuid/n/o/nonexistent"};
+  auto v = verify::VerifyUser(o, UserOf(f.entry.name));
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_THAT(v->problems, ElementsAre(f.entry.name + ": mailbox directory " + rel +
+                                       " holds cyrus.header but mailboxes.db does not list it"));
+  o.uuid_dirs = std::vector<std::string>{};  // told to look nowhere: the user's own folders still checked
+  auto none = verify::VerifyUser(o, UserOf(f.entry.name));
+  ASSERT_TRUE(none.ok());
+  EXPECT_THAT(none->problems, IsEmpty());
+  EXPECT_GT(none->folders, 0u);
+}
+
 TEST_P(VerifyStore, SameFindingsForAnyJobs) {
   StoreDirs s = Fresh();
   // Damage two users so that parallel order could show.
