@@ -4,6 +4,8 @@
 #   tsan  — build-tsan with -DMAILRESCUE_TSAN=ON, the parallel tests: salvage (jobs 1 vs 2,
 #           damage cases), reconcile e2e, rescue, fuzz replay (in-process salvage).
 # Usage: scripts/sanitize.sh [asan|tsan|all] [extra ctest args...]   (default: all)
+# ASAN_BUILD_DIR (default build-asan) is where the asan pass builds (scripts/test.sh runs it
+# as its second pass, into BUILD_DIR-asan).
 # JOBS (default 2) limits build and test parallelism. Fails on the first finding: UBSan is
 # made fatal, ASan leaks are reported (detect_leaks=1), TSan halts on the first race.
 set -euo pipefail
@@ -19,9 +21,10 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
 asan() {
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAILRESCUE_SANITIZE=ON >/dev/null
-  cmake --build build-asan -j"$JOBS"
-  (cd build-asan && ctest --output-on-failure -j"$JOBS" --timeout 1800 "$@")
+  local dir=${ASAN_BUILD_DIR:-build-asan}
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAILRESCUE_SANITIZE=ON >/dev/null
+  cmake --build "$dir" -j"$JOBS"
+  (cd "$dir" && ctest --output-on-failure -j"$JOBS" --timeout 1800 "$@")
 }
 
 tsan() {
