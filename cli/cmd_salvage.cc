@@ -34,6 +34,10 @@ int ExitFor(const Error& e) {
     case Code::kInvalidArgument:
     case Code::kNotFound:
     case Code::kUnsupported: return e.code == Code::kUnsupported ? kExitNoSource : kExitUsage;
+    // The source never fails a read (damage is data), so an I/O error is the
+    // output's: disk full, file too large, permission denied. That is bad
+    // input in SPEC's terms (the --out argument cannot be used), not a bug.
+    case Code::kIoError: return kExitUsage;
     default: return kExitInternal;
   }
 }
