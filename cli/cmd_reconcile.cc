@@ -58,7 +58,9 @@ int Run(const GlobalOptions& g) {
     o.on_user_done = [&](const reconcile::UserOutcome& u) {
       std::lock_guard<std::mutex> lk(mu);
       std::cerr << "reconcile: " << u.user << " " << (a.o.dry_run ? "planned" : u.done ? "done" : "NOT done") << " ("
-                << reconcile::SeverityName(u.status) << ")\n";
+                << reconcile::SeverityName(u.status) << ")";
+      if (!u.done && !a.o.dry_run && !u.errors.empty()) std::cerr << ": " << u.errors.front();
+      std::cerr << "\n";
     };
   }
   auto run = reconcile::ReconcileAll(o);
