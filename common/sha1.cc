@@ -10,13 +10,25 @@
 
 namespace mr {
 
+namespace {
+
+// Fetched once: EVP_sha1() in EVP_DigestInit_ex makes OpenSSL 3 look the
+// algorithm up again (under a global rwlock) for every init, i.e. per file.
+const EVP_MD* Sha1Md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  return md;
+}
+
+}  // namespace
+
 struct Sha1::Impl {
   EVP_MD_CTX* ctx = nullptr;
 };
 
 Sha1::Sha1() : impl_(std::make_unique<Impl>()) {
+  const EVP_MD* md = Sha1Md();
   impl_->ctx = EVP_MD_CTX_new();
-  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_sha1(), nullptr) != 1)
+  if (!md || !impl_->ctx || EVP_DigestInit_ex2(impl_->ctx, md, nullptr) != 1)
     throw std::runtime_error("OpenSSL SHA1 init failed");
 }
 
@@ -30,7 +42,7 @@ Digest Sha1::Final() {
   Digest d{};
   unsigned int n = 0;
   EVP_DigestFinal_ex(impl_->ctx, d.data(), &n);
-  EVP_DigestInit_ex(impl_->ctx, EVP_sha1(), nullptr);
+  EVP_DigestInit_ex2(impl_->ctx, Sha1Md(), nullptr);
   return d;
 }
 

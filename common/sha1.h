@@ -23,6 +23,8 @@ class Sha1 {
   Sha1& operator=(const Sha1&) = delete;
   void Update(const void* data, std::size_t len);
   void Update(std::span<const std::uint8_t> s) { Update(s.data(), s.size()); }
+  // The digest of everything since construction or the last Final(); the
+  // object is then ready for the next message (reuse it: no allocation).
   Digest Final();
 
  private:

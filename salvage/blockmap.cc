@@ -19,9 +19,13 @@ std::uint32_t Le32(const std::uint8_t* p) {
 
 class Mapper {
  public:
-  Mapper(ext2_filsys fs, std::uint64_t nblocks)
+  Mapper(ext2_filsys fs, std::uint64_t nblocks, BlockMap* out)
       : fs_(fs), nblocks_(nblocks), total_(ext2fs_blocks_count(fs->super)),
-        budget_(nblocks + 64) {}
+        budget_(nblocks + 64), out_(*out) {
+    out_.runs.clear();
+    out_.bad.clear();
+    out_.problem.clear();
+  }
 
   void Bad(std::uint64_t s, std::uint64_t e, const std::string& why) {
     e = std::min(e, nblocks_);
@@ -103,38 +107,39 @@ class Mapper {
     }
   }
 
-  BlockMap Finish() {
+  // Sorts and merges in place (the vectors keep their capacity for the next file).
+  void Finish() {
     auto& r = out_.runs;
     std::sort(r.begin(), r.end(), [](const BlockRun& a, const BlockRun& b) { return a.lblk < b.lblk; });
-    std::vector<BlockRun> merged;
+    std::size_t kept = 0;
     std::uint64_t covered = 0;
-    for (auto run : r) {
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      BlockRun run = r[i];
       if (run.lblk < covered) {  // overlapping extents: keep the first mapping
         std::uint64_t skip = covered - run.lblk;
         if (skip >= run.len) continue;
         run.lblk += skip; run.pblk += skip; run.len -= skip;
       }
-      if (!merged.empty()) {
-        auto& b = merged.back();
+      if (kept > 0) {
+        auto& b = r[kept - 1];
         if (b.lblk + b.len == run.lblk && b.pblk + b.len == run.pblk && b.uninit == run.uninit) {
           b.len += run.len;
           covered = b.lblk + b.len;
           continue;
         }
       }
-      merged.push_back(run);
+      r[kept++] = run;
       covered = run.lblk + run.len;
     }
-    r = std::move(merged);
+    r.resize(kept);
     std::sort(out_.bad.begin(), out_.bad.end(),
               [](const LogicalRange& a, const LogicalRange& b) { return a.start < b.start; });
-    return std::move(out_);
   }
 
  private:
   ext2_filsys fs_;
   std::uint64_t nblocks_, total_, budget_;
-  BlockMap out_;
+  BlockMap& out_;
 };
 
 }  // namespace
@@ -149,9 +154,12 @@ bool ReadBlock(ext2_filsys fs, std::uint64_t blk, void* buf) {
   return scope.ranges().empty();
 }
 
-BlockMap MapBlocks(ext2_filsys fs, const ext2_inode& inode, std::uint64_t nblocks) {
-  Mapper m(fs, nblocks);
-  if (nblocks == 0) return m.Finish();
+void MapBlocks(ext2_filsys fs, const ext2_inode& inode, std::uint64_t nblocks, BlockMap* out) {
+  Mapper m(fs, nblocks, out);
+  if (nblocks == 0) {
+    m.Finish();
+    return;
+  }
   std::uint8_t iblock[sizeof inode.i_block];
   std::memcpy(iblock, inode.i_block, sizeof iblock);
   if (inode.i_flags & EXT4_EXTENTS_FL) {
@@ -163,7 +171,13 @@ BlockMap MapBlocks(ext2_filsys fs, const ext2_inode& inode, std::uint64_t nblock
     m.Indirect(Le32(iblock + 4 * EXT2_DIND_BLOCK), 2, EXT2_NDIR_BLOCKS + apb);
     m.Indirect(Le32(iblock + 4 * EXT2_TIND_BLOCK), 3, EXT2_NDIR_BLOCKS + apb + apb * apb);
   }
-  return m.Finish();
+  m.Finish();
+}
+
+BlockMap MapBlocks(ext2_filsys fs, const ext2_inode& inode, std::uint64_t nblocks) {
+  BlockMap out;
+  MapBlocks(fs, inode, nblocks, &out);
+  return out;
 }
 
 }  // namespace mr::salvage

@@ -37,6 +37,9 @@ struct BlockMap {
 };
 
 BlockMap MapBlocks(ext2_filsys fs, const ext2_inode& inode, std::uint64_t nblocks);
+// Same, into *out (cleared first), reusing its vectors' capacity: no
+// allocation per file on the extraction path.
+void MapBlocks(ext2_filsys fs, const ext2_inode& inode, std::uint64_t nblocks, BlockMap* out);
 
 // Reads one filesystem block through the handle's channel; returns false when
 // any part of it was unreadable (zero-filled). buf must hold fs->blocksize.

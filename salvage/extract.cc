@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstring>
 #include <set>
+#include <span>
+#include <string_view>
 
 #include "common/sha1.h"
 #include "salvage/file_data.h"
@@ -42,9 +44,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// An inode and its names: nodes[first, first + count) of GroupRunner::nodes_,
+// sorted by output path (the first is the one whose bytes are written).
 struct Item {
   std::uint32_t ino = 0;
-  std::vector<std::int32_t> nodes;  // sorted by output path
+  std::uint32_t first = 0, count = 0;
 };
 
 struct ItemOut {
@@ -57,10 +61,17 @@ struct ItemOut {
   Status error;        // output-side failure (fatal for the group)
 };
 
-void SplitOut(const std::string& path, std::string* dir, std::string* base) {
+// An output path's directory and last component, without copying: base is
+// the tail of the path's own NUL-terminated buffer.
+struct OutName {
+  std::string_view dir;
+  const char* base;
+};
+
+OutName SplitOut(const std::string& path) {
   size_t s = path.rfind('/');
-  *dir = s == std::string::npos ? "" : path.substr(0, s);
-  *base = s == std::string::npos ? path : path.substr(s + 1);
+  if (s == std::string::npos) return {std::string_view(), path.c_str()};
+  return {std::string_view(path).substr(0, s), path.c_str() + s + 1};
 }
 
 OutputMeta MetaOf(const InodeInfo& in) {
@@ -98,14 +109,17 @@ class GroupRunner {
     for (auto d : dirs_)
       if (Status s = env_.out->MakeDir(c_.out[d]); !s.ok()) return s;
     // Parents that are not nodes of this group (lost+found/, a folder in another group).
-    std::set<std::string> parents;
-    for (const auto& it : items_)
-      for (auto n : it.nodes) {
-        auto slash = c_.out[n].rfind('/');
-        if (slash != std::string::npos) parents.insert(c_.out[n].substr(0, slash));
-      }
+    // Neighbouring items mostly share one: skip repeats before the set.
+    std::set<std::string_view> parents;
+    std::string_view last;
+    for (auto n : nodes_) {
+      std::string_view dir = SplitOut(c_.out[n]).dir;
+      if (dir.empty() || dir == last) continue;
+      last = dir;
+      parents.insert(dir);
+    }
     for (const auto& p : parents)
-      if (Status s = env_.out->MakeDir(p); !s.ok()) return s;
+      if (Status s = env_.out->MakeDir(std::string(p)); !s.ok()) return s;
     if (env_.snapshot) env_.snapshot->phase = c_.group_names[group_];
     outs_.assign(items_.size(), ItemOut{});
     tbb::task_arena arena(std::max(1, env_.jobs));
@@ -141,16 +155,25 @@ class GroupRunner {
 
  private:
   void Collect() {
-    std::map<std::uint32_t, std::vector<std::int32_t>> by_ino;
     for (std::int32_t i : c_.members[group_]) {
       if (c_.tree.nodes[i].type == NodeType::kDir) dirs_.push_back(i);
-      else by_ino[c_.tree.nodes[i].ino].push_back(i);
+      else nodes_.push_back(i);
     }
     std::sort(dirs_.begin(), dirs_.end(), [&](auto a, auto b) { return c_.out[a] < c_.out[b]; });
-    for (auto& [ino, nodes] : by_ino) {
-      std::sort(nodes.begin(), nodes.end(), [&](auto a, auto b) { return c_.out[a] < c_.out[b]; });
-      items_.push_back({ino, std::move(nodes)});
+    // By inode, then (names of one inode) by output path.
+    std::sort(nodes_.begin(), nodes_.end(), [&](auto a, auto b) {
+      const std::uint32_t ia = c_.tree.nodes[a].ino, ib = c_.tree.nodes[b].ino;
+      return ia != ib ? ia < ib : c_.out[a] < c_.out[b];
+    });
+    for (std::uint32_t k = 0; k < nodes_.size(); ++k) {
+      const std::uint32_t ino = c_.tree.nodes[nodes_[k]].ino;
+      if (items_.empty() || items_.back().ino != ino) items_.push_back({ino, k, 0});
+      ++items_.back().count;
     }
+  }
+
+  std::span<const std::int32_t> NodesOf(const Item& it) const {
+    return std::span<const std::int32_t>(nodes_).subspan(it.first, it.count);
   }
 
   void Tick(std::uint64_t bytes) {
@@ -169,15 +192,16 @@ class GroupRunner {
 
   void DoItem(Volume& v, const Item& it, ItemOut* o) {
     ext2_filsys fs = v.fs();
-    const std::string& primary = c_.out[it.nodes.front()];
+    const auto names = NodesOf(it);
+    const std::string& primary = c_.out[names.front()];
     auto parents = [&] {
-      for (auto n : it.nodes) o->incomplete_parents.push_back(c_.tree.nodes[n].parent);
+      for (auto n : names) o->incomplete_parents.push_back(c_.tree.nodes[n].parent);
     };
     // Already extracted for an earlier group (hard link across users).
-    if (env_.linked) {
+    if (env_.linked && !env_.linked->empty()) {
       auto f = env_.linked->find(it.ino);
       if (f != env_.linked->end()) {
-        for (auto n : it.nodes) {
+        for (auto n : names) {
           if (Status s = LinkPaths(f->second.path, c_.out[n]); !s.ok()) { o->error = s; return; }
           FileRecord r = f->second;
           r.path = c_.out[n];
@@ -196,7 +220,7 @@ class GroupRunner {
       return;
     }
     const NodeType t = TypeFromMode(in->mode);
-    const NodeType claimed = c_.tree.nodes[it.nodes.front()].type;
+    const NodeType claimed = c_.tree.nodes[names.front()].type;
     if (claimed != NodeType::kUnknown && claimed != t) {
       o->damage.push_back({"type_mismatch", primary + ": the entry and inode " + std::to_string(it.ino) +
                                                 " disagree on the file type; not extracted"});
@@ -214,13 +238,12 @@ class GroupRunner {
         parents();
       } else {
         if (damaged) o->damage.push_back({"symlink", primary + ": target partly unreadable"});
-        for (auto n : it.nodes) {
-          std::string dir, base;
-          SplitOut(c_.out[n], &dir, &base);
+        for (auto n : names) {
+          const OutName on = SplitOut(c_.out[n]);
           bool owned = false;
-          auto fd = env_.out->DirFd(dir, &owned);
+          auto fd = env_.out->DirFd(on.dir, &owned);
           if (!fd.ok()) { o->error = fd.error(); return; }
-          Status s = env_.out->Symlink(*target, *fd, base, MetaOf(*in));
+          Status s = env_.out->Symlink(*target, *fd, on.base, MetaOf(*in));
           if (owned) ::close(*fd);
           if (!s.ok()) { o->error = s; return; }
           o->symlinks.push_back({c_.out[n], it.ino, *target});
@@ -234,15 +257,13 @@ class GroupRunner {
   }
 
   Status LinkPaths(const std::string& from, const std::string& to) {
-    std::string fd_dir, fbase, td, tbase;
-    SplitOut(from, &fd_dir, &fbase);
-    SplitOut(to, &td, &tbase);
+    const OutName f = SplitOut(from), t = SplitOut(to);
     bool o1 = false, o2 = false;
-    auto a = env_.out->DirFd(fd_dir, &o1);
+    auto a = env_.out->DirFd(f.dir, &o1);
     if (!a.ok()) return a.error();
-    auto b = env_.out->DirFd(td, &o2);
+    auto b = env_.out->DirFd(t.dir, &o2);
     if (!b.ok()) { if (o1) ::close(*a); return b.error(); }
-    Status s = env_.out->Link(*a, fbase, *b, tbase);
+    Status s = env_.out->Link(*a, f.base, *b, t.base);
     if (o1) ::close(*a);
     if (o2) ::close(*b);
     return s;
@@ -255,12 +276,11 @@ class GroupRunner {
     if (p == env_.previous->end() || !p->second.intact || p->second.ino != in.ino ||
         p->second.size != in.size)
       return false;
-    std::string dir, base;
-    SplitOut(path, &dir, &base);
+    const OutName on = SplitOut(path);
     bool owned = false;
-    auto dfd = env_.out->DirFd(dir, &owned);
+    auto dfd = env_.out->DirFd(on.dir, &owned);
     if (!dfd.ok()) return false;
-    int fd = ::openat(*dfd, base.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = ::openat(*dfd, on.base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (owned) ::close(*dfd);
     if (fd < 0) return false;
     std::uint64_t size = 0;
@@ -272,7 +292,8 @@ class GroupRunner {
   }
 
   void DoFile(ext2_filsys fs, const InodeInfo& in, const Item& it, ItemOut* o) {
-    const std::string& primary = c_.out[it.nodes.front()];
+    const auto names = NodesOf(it);
+    const std::string& primary = c_.out[names.front()];
     FileRecord rec;
     rec.path = primary;
     rec.ino = in.ino;
@@ -287,24 +308,23 @@ class GroupRunner {
     rec.inode_from_journal = in.from_journal;
     rec.inode_journal_sequence = in.journal_sequence;
     if (!Resumable(in, primary, &rec)) {
-      std::string dir, base;
-      SplitOut(primary, &dir, &base);
+      const OutName on = SplitOut(primary);
       int fd = -1;
       bool owned = false;
       int dfd = -1;
       if (!env_.out->dry_run()) {
-        auto d = env_.out->DirFd(dir, &owned);
+        auto d = env_.out->DirFd(on.dir, &owned);
         if (!d.ok()) { o->error = d.error(); return; }
         dfd = *d;
-        auto f = env_.out->CreateFile(dfd, base, in.mode);
+        auto f = env_.out->CreateFile(dfd, on.base, in.mode);
         if (owned) ::close(dfd);
         if (!f.ok()) { o->error = f.error(); return; }
         fd = *f;
       }
-      Sha1 h;
+      thread_local Sha1 h;  // Final() resets it: one OpenSSL context per thread, not per file
       std::uint64_t hashed = 0;
       bool write_failed = false;
-      FileReadResult r = ReadFileData(fs, in, [&](std::uint64_t off, const std::uint8_t* p, std::size_t n) {
+      FileReadResult r = ReadFileData(fs, in, [&](std::uint64_t off, const std::uint8_t* p, std::size_t n) -> bool {
         if (off > hashed) HashZeros(h, off - hashed);
         h.Update(p, n);
         hashed = off + n;
@@ -316,15 +336,16 @@ class GroupRunner {
       });
       if (write_failed) {
         o->error = ErrnoError("write " + env_.out->root() + "/" + primary, errno);
+        h.Final();  // leave the per-thread context clean for the next file
         ::close(fd);
         return;
       }
       if (hashed < size) HashZeros(h, size - hashed);
+      rec.sha1 = ToHex(h.Final());
       if (Status s = env_.out->FinishFile(fd, size, hashed, MetaOf(in), primary); !s.ok()) {
         o->error = s;
         return;
       }
-      rec.sha1 = ToHex(h.Final());
       rec.damaged = r.damaged;
       rec.problem = r.problem;
       rec.journal_fallback = r.journal_fallback;
@@ -345,10 +366,10 @@ class GroupRunner {
         o->damage.push_back({"damaged_file", primary + ": " + rec.problem});
     }
     o->share = in.links > 1;
-    for (std::size_t k = 1; k < it.nodes.size(); ++k) {
-      if (Status s = LinkPaths(primary, c_.out[it.nodes[k]]); !s.ok()) { o->error = s; return; }
+    for (std::size_t k = 1; k < names.size(); ++k) {
+      if (Status s = LinkPaths(primary, c_.out[names[k]]); !s.ok()) { o->error = s; return; }
       FileRecord extra = rec;
-      extra.path = c_.out[it.nodes[k]];
+      extra.path = c_.out[names[k]];
       o->files.push_back(std::move(extra));
     }
     o->files.insert(o->files.begin(), std::move(rec));
@@ -390,6 +411,7 @@ class GroupRunner {
   ExtractEnv& env_;
   const Catalog& c_;
   std::vector<std::int32_t> dirs_;
+  std::vector<std::int32_t> nodes_;  // non-directory nodes, grouped by inode (see Item)
   std::vector<Item> items_;
   std::vector<ItemOut> outs_;
   std::atomic<std::uint64_t> bytes_{0}, files_{0};

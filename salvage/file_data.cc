@@ -60,7 +60,10 @@ FileReadResult ReadFileData(ext2_filsys fs, const InodeInfo& in, const ChunkSink
     nblocks = ext2fs_blocks_count(fs->super);
   }
   JournalFallbackScope map_scope;
-  BlockMap map = MapBlocks(fs, *reinterpret_cast<const ext2_inode*>(&in.raw), nblocks);
+  // Reused per thread: no allocation per file. Not re-entrant, and nothing below
+  // calls back into ReadFileData (the sink only writes and hashes).
+  thread_local BlockMap map;
+  MapBlocks(fs, *reinterpret_cast<const ext2_inode*>(&in.raw), nblocks, &map);
   r.map_from_journal = !map_scope.pieces().empty();
   if (!map.problem.empty()) r.problem = map.problem;
   for (const auto& b : map.bad) {

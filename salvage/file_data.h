@@ -15,8 +15,9 @@
 #include <ext2fs/ext2fs.h>
 
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/status.h"
@@ -25,8 +26,24 @@
 
 namespace mr::salvage {
 
-// Returns false to abort the read (e.g. a write error on the output side).
-using ChunkSink = std::function<bool(std::uint64_t offset, const std::uint8_t* data, std::size_t n)>;
+// bool(offset, data, n); returns false to abort the read (e.g. a write error
+// on the output side). A non-owning reference to a callable (no std::function
+// allocation per file): the callable must outlive the ReadFileData call.
+class ChunkSink {
+ public:
+  template <typename F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, ChunkSink>)
+  ChunkSink(F&& f)  // NOLINT: implicit, like std::function; a temporary lives to the end of the call
+      : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* o, std::uint64_t off, const std::uint8_t* d, std::size_t n) -> bool {
+          return (*static_cast<std::remove_reference_t<F>*>(o))(off, d, n);
+        }) {}
+  bool operator()(std::uint64_t off, const std::uint8_t* d, std::size_t n) const { return call_(obj_, off, d, n); }
+
+ private:
+  void* obj_;
+  bool (*call_)(void*, std::uint64_t, const std::uint8_t*, std::size_t);
+};
 
 struct FileReadResult {
   std::vector<ByteRange> damaged;  // file offsets, merged

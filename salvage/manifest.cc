@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 
 #include "common/fsutil.h"
@@ -13,15 +14,16 @@
 namespace mr::salvage {
 namespace {
 
-std::string Q(const std::string& s) { return "\"" + JsonEscape(s) + "\""; }
+bool PlainJson(std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+  return true;
+}
 
 }  // namespace
 
 std::string JsonEscape(const std::string& s) {
-  bool plain = true;
-  for (unsigned char c : s)
-    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') { plain = false; break; }
-  if (plain) return s;
+  if (PlainJson(s)) return s;
   // nlohmann replaces invalid UTF-8 (names from a damaged disk) instead of throwing.
   std::string d = nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return d.substr(1, d.size() - 2);
@@ -44,16 +46,37 @@ Manifest::Totals Manifest::ComputeTotals() const {
 
 namespace {
 
-// Appends to a buffer and hands it to the sink every ~1 MiB.
+// Appends straight into one buffer (no temporaries per field) and hands it to
+// the sink every ~1 MiB.
 class Emitter {
  public:
   explicit Emitter(const std::function<bool(std::string_view)>& sink) : sink_(sink) { buf_.reserve(kChunk + 4096); }
-  Emitter& operator+=(const std::string& s) { buf_ += s; Maybe(); return *this; }
-  Emitter& operator+=(const char* s) { buf_ += s; Maybe(); return *this; }
+  Emitter& operator<<(std::string_view s) { buf_.append(s); Maybe(); return *this; }
+  Emitter& operator<<(const char* s) { return *this << std::string_view(s); }  // not the bool overload
+  Emitter& operator<<(std::uint64_t v) { return Int(v); }
+  Emitter& operator<<(std::int64_t v) { return Int(v); }
+  Emitter& operator<<(std::uint32_t v) { return Int(v); }
+  Emitter& operator<<(bool b) { return *this << std::string_view(b ? "true" : "false"); }
+  // A quoted, escaped JSON string.
+  Emitter& Q(const std::string& s) {
+    buf_.push_back('"');
+    if (PlainJson(s)) buf_.append(s);
+    else buf_.append(JsonEscape(s));
+    buf_.push_back('"');
+    Maybe();
+    return *this;
+  }
   bool Finish() { Flush(); return ok_; }
 
  private:
   static constexpr size_t kChunk = 1 << 20;
+  template <typename T>
+  Emitter& Int(T v) {
+    char tmp[24];
+    auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+    buf_.append(tmp, static_cast<size_t>(r.ptr - tmp));
+    return *this;
+  }
   void Maybe() { if (buf_.size() >= kChunk) Flush(); }
   void Flush() {
     if (!buf_.empty() && ok_) ok_ = sink_(buf_);
@@ -63,6 +86,8 @@ class Emitter {
   std::string buf_;
   bool ok_ = true;
 };
+
+std::string_view Sep(size_t i) { return i ? "," : ""; }
 
 }  // namespace
 
@@ -75,77 +100,89 @@ std::string ManifestJson(const Manifest& m, const std::string& command) {
 bool EmitManifestJson(const Manifest& m, const std::string& command,
                       const std::function<bool(std::string_view)>& sink) {
   Emitter o(sink);
-  o += "{\"tool\":\"mailrescue\",\"version\":" + Q(MAILRESCUE_VERSION) + ",\"command\":" + Q(command);
-  o += ",\n\"source\":{\"path\":" + Q(m.source_path) + ",\"size\":" + std::to_string(m.source_size);
-  if (!m.sha256_before.empty()) o += ",\"sha256_before\":" + Q(m.sha256_before);
-  o += "},\n\"filesystem\":{\"superblock_used\":" + std::to_string(m.fs.superblock_used) +
-       ",\"blocksize\":" + std::to_string(m.fs.blocksize) +
-       ",\"blocks_count\":" + std::to_string(m.fs.blocks_count) +
-       ",\"inodes_count\":" + std::to_string(m.fs.inodes_count) +
-       ",\"groups\":" + std::to_string(m.fs.groups) + ",\"uuid\":" + Q(m.fs.uuid) +
-       ",\"needs_recovery\":" + (m.fs.needs_recovery ? "true" : "false") + ",\"damage\":[";
-  for (size_t i = 0; i < m.damage.size(); ++i)
-    o += std::string(i ? "," : "") + "\n {\"kind\":" + Q(m.damage[i].kind) + ",\"detail\":" +
-         Q(m.damage[i].detail) + "}";
-  o += "],\n \"journal_fallback\":[";
+  o << "{\"tool\":\"mailrescue\",\"version\":";
+  o.Q(MAILRESCUE_VERSION) << ",\"command\":";
+  o.Q(command) << ",\n\"source\":{\"path\":";
+  o.Q(m.source_path) << ",\"size\":" << m.source_size;
+  if (!m.sha256_before.empty()) {
+    o << ",\"sha256_before\":";
+    o.Q(m.sha256_before);
+  }
+  o << "},\n\"filesystem\":{\"superblock_used\":" << m.fs.superblock_used
+    << ",\"blocksize\":" << std::uint64_t(m.fs.blocksize) << ",\"blocks_count\":" << m.fs.blocks_count
+    << ",\"inodes_count\":" << m.fs.inodes_count << ",\"groups\":" << m.fs.groups << ",\"uuid\":";
+  o.Q(m.fs.uuid) << ",\"needs_recovery\":" << m.fs.needs_recovery << ",\"damage\":[";
+  for (size_t i = 0; i < m.damage.size(); ++i) {
+    o << Sep(i) << "\n {\"kind\":";
+    o.Q(m.damage[i].kind) << ",\"detail\":";
+    o.Q(m.damage[i].detail) << "}";
+  }
+  o << "],\n \"journal_fallback\":[";
   for (size_t i = 0; i < m.journal_fallback.size(); ++i)
-    o += std::string(i ? "," : "") + "[" + std::to_string(m.journal_fallback[i].fs_block) + "," +
-         std::to_string(m.journal_fallback[i].sequence) + "]";
-  o += "]";
+    o << Sep(i) << "[" << m.journal_fallback[i].fs_block << "," << m.journal_fallback[i].sequence << "]";
+  o << "]";
   if (m.fs.journal)
-    o += ",\n \"journal\":" + m.fs.journal->ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  o += "},\n\"spool_path\":" + Q(m.spool_path) + ",\"config_path\":" + Q(m.config_path);
-  o += ",\n\"dirs\":[";
+    o << ",\n \"journal\":"
+      << m.fs.journal->ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  o << "},\n\"spool_path\":";
+  o.Q(m.spool_path) << ",\"config_path\":";
+  o.Q(m.config_path) << ",\n\"dirs\":[";
   for (size_t i = 0; i < m.dirs.size(); ++i) {
     const auto& d = m.dirs[i];
-    o += std::string(i ? "," : "") + "\n {\"path\":" + Q(d.path) + ",\"ino\":" + std::to_string(d.ino) +
-         ",\"complete\":" + (d.complete ? "true" : "false");
-    if (!d.problem.empty()) o += ",\"problem\":" + Q(d.problem);
-    if (d.journal_fallback) o += ",\"journal_fallback\":true";
-    o += "}";
+    o << Sep(i) << "\n {\"path\":";
+    o.Q(d.path) << ",\"ino\":" << d.ino << ",\"complete\":" << d.complete;
+    if (!d.problem.empty()) {
+      o << ",\"problem\":";
+      o.Q(d.problem);
+    }
+    if (d.journal_fallback) o << ",\"journal_fallback\":true";
+    o << "}";
   }
-  o += "],\n\"files\":[";
+  o << "],\n\"files\":[";
   for (size_t i = 0; i < m.files.size(); ++i) {
     const auto& f = m.files[i];
-    o += std::string(i ? "," : "") + "\n {\"path\":" + Q(f.path) + ",\"ino\":" + std::to_string(f.ino) +
-         ",\"size\":" + std::to_string(f.size) + ",\"sha1\":" + Q(f.sha1) +
-         ",\"mtime\":" + std::to_string(f.mtime) + ",\"mtime_ns\":" + std::to_string(f.mtime_ns) +
-         ",\"damaged\":[";
+    o << Sep(i) << "\n {\"path\":";
+    o.Q(f.path) << ",\"ino\":" << f.ino << ",\"size\":" << f.size << ",\"sha1\":";
+    o.Q(f.sha1) << ",\"mtime\":" << f.mtime << ",\"mtime_ns\":" << f.mtime_ns << ",\"damaged\":[";
     for (size_t k = 0; k < f.damaged.size(); ++k)
-      o += std::string(k ? "," : "") + "[" + std::to_string(f.damaged[k].offset) + "," +
-           std::to_string(f.damaged[k].length) + "]";
-    o += "]";
-    if (!f.problem.empty()) o += ",\"problem\":" + Q(f.problem);
-    if (f.FromJournal()) {
-      o += ",\"journal_fallback\":{\"ranges\":[";
-      for (size_t k = 0; k < f.journal_fallback.size(); ++k)
-        o += std::string(k ? "," : "") + "[" + std::to_string(f.journal_fallback[k].offset) + "," +
-             std::to_string(f.journal_fallback[k].length) + "]";
-      o += std::string("],\"block_map\":") + (f.map_from_journal ? "true" : "false");
-      if (f.inode_from_journal) o += ",\"inode_sequence\":" + std::to_string(f.inode_journal_sequence);
-      o += "}";
+      o << Sep(k) << "[" << f.damaged[k].offset << "," << f.damaged[k].length << "]";
+    o << "]";
+    if (!f.problem.empty()) {
+      o << ",\"problem\":";
+      o.Q(f.problem);
     }
-    o += "}";
+    if (f.FromJournal()) {
+      o << ",\"journal_fallback\":{\"ranges\":[";
+      for (size_t k = 0; k < f.journal_fallback.size(); ++k)
+        o << Sep(k) << "[" << f.journal_fallback[k].offset << "," << f.journal_fallback[k].length << "]";
+      o << "],\"block_map\":" << f.map_from_journal;
+      if (f.inode_from_journal) o << ",\"inode_sequence\":" << f.inode_journal_sequence;
+      o << "}";
+    }
+    o << "}";
   }
-  o += "],\n\"symlinks\":[";
-  for (size_t i = 0; i < m.symlinks.size(); ++i)
-    o += std::string(i ? "," : "") + "\n {\"path\":" + Q(m.symlinks[i].path) + ",\"ino\":" +
-         std::to_string(m.symlinks[i].ino) + ",\"target\":" + Q(m.symlinks[i].target) + "}";
-  o += "],\n\"lost_found\":[";
-  for (size_t i = 0; i < m.lost_found.size(); ++i)
-    o += std::string(i ? "," : "") + "\n {\"path\":" + Q(m.lost_found[i].path) + ",\"ino\":" +
-         std::to_string(m.lost_found[i].ino) + ",\"note\":" + Q(m.lost_found[i].note) + "}";
-  o += "],\n\"users\":[";
-  for (size_t i = 0; i < m.users.size(); ++i)
-    o += std::string(i ? "," : "") + "\n {\"user\":" + Q(m.users[i].user) + ",\"done\":" +
-         (m.users[i].done ? "true" : "false") + "}";
+  o << "],\n\"symlinks\":[";
+  for (size_t i = 0; i < m.symlinks.size(); ++i) {
+    o << Sep(i) << "\n {\"path\":";
+    o.Q(m.symlinks[i].path) << ",\"ino\":" << m.symlinks[i].ino << ",\"target\":";
+    o.Q(m.symlinks[i].target) << "}";
+  }
+  o << "],\n\"lost_found\":[";
+  for (size_t i = 0; i < m.lost_found.size(); ++i) {
+    o << Sep(i) << "\n {\"path\":";
+    o.Q(m.lost_found[i].path) << ",\"ino\":" << m.lost_found[i].ino << ",\"note\":";
+    o.Q(m.lost_found[i].note) << "}";
+  }
+  o << "],\n\"users\":[";
+  for (size_t i = 0; i < m.users.size(); ++i) {
+    o << Sep(i) << "\n {\"user\":";
+    o.Q(m.users[i].user) << ",\"done\":" << m.users[i].done << "}";
+  }
   auto t = m.ComputeTotals();
-  o += "],\n\"totals\":{\"files\":" + std::to_string(t.files) + ",\"bytes\":" + std::to_string(t.bytes) +
-       ",\"damaged_files\":" + std::to_string(t.damaged_files) +
-       ",\"incomplete_dirs\":" + std::to_string(t.incomplete_dirs) +
-       ",\"lost_found\":" + std::to_string(t.lost_found) +
-       ",\"journal_fallback_files\":" + std::to_string(t.journal_fallback_files) +
-       ",\"journal_fallback_blocks\":" + std::to_string(t.journal_fallback_blocks) + "}}\n";
+  o << "],\n\"totals\":{\"files\":" << t.files << ",\"bytes\":" << t.bytes
+    << ",\"damaged_files\":" << t.damaged_files << ",\"incomplete_dirs\":" << t.incomplete_dirs
+    << ",\"lost_found\":" << t.lost_found << ",\"journal_fallback_files\":" << t.journal_fallback_files
+    << ",\"journal_fallback_blocks\":" << t.journal_fallback_blocks << "}}\n";
   return o.Finish();
 }
 

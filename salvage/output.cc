@@ -107,7 +107,7 @@ Status OutputTree::MakeDir(const std::string& rel) {
   return {};
 }
 
-Result<int> OutputTree::DirFd(const std::string& rel, bool* owned) const {
+Result<int> OutputTree::DirFd(std::string_view rel, bool* owned) const {
   *owned = false;
   if (dry_run_) return -1;
   if (rel.empty()) return root_fd_;
@@ -119,14 +119,14 @@ Result<int> OutputTree::DirFd(const std::string& rel, bool* owned) const {
   size_t pos = 0;
   while (pos < rel.size()) {
     size_t slash = rel.find('/', pos);
-    if (slash == std::string::npos) slash = rel.size();
-    std::string comp = rel.substr(pos, slash - pos);
+    if (slash == std::string_view::npos) slash = rel.size();
+    std::string comp(rel.substr(pos, slash - pos));
     pos = slash + 1;
     if (comp.empty()) continue;
     int fd = ::openat(cur, comp.c_str(), kDirFlags);
     int e = errno;
     if (cur_owned) ::close(cur);
-    if (fd < 0) return ErrnoError("open directory " + root_ + "/" + rel, e);
+    if (fd < 0) return ErrnoError("open directory " + root_ + "/" + std::string(rel), e);
     cur = fd;
     cur_owned = true;
   }
@@ -134,16 +134,16 @@ Result<int> OutputTree::DirFd(const std::string& rel, bool* owned) const {
   return cur;
 }
 
-Result<int> OutputTree::CreateFile(int dirfd, const std::string& name, std::uint16_t mode) const {
+Result<int> OutputTree::CreateFile(int dirfd, const char* name, std::uint16_t mode) const {
   if (dry_run_) return -1;
   const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
   const mode_t create_mode = (mode & 0777) | 0200;  // we must be able to write it
-  int fd = ::openat(dirfd, name.c_str(), flags, create_mode);
+  int fd = ::openat(dirfd, name, flags, create_mode);
   if (fd < 0 && errno == EEXIST) {  // leftover of a killed run
-    if (::unlinkat(dirfd, name.c_str(), 0) != 0) return ErrnoError("replace " + name, errno);
-    fd = ::openat(dirfd, name.c_str(), flags, create_mode);
+    if (::unlinkat(dirfd, name, 0) != 0) return ErrnoError(std::string("replace ") + name, errno);
+    fd = ::openat(dirfd, name, flags, create_mode);
   }
-  if (fd < 0) return ErrnoError("create " + name, errno);
+  if (fd < 0) return ErrnoError(std::string("create ") + name, errno);
   return fd;
 }
 

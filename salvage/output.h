@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "common/status.h"
@@ -43,11 +44,11 @@ class OutputTree {
 
   Status MakeDir(const std::string& rel);  // "spool/uuid/a" (creates parents)
   // A held fd for rel (cached) or a freshly opened one (*owned = true).
-  Result<int> DirFd(const std::string& rel, bool* owned) const;
+  Result<int> DirFd(std::string_view rel, bool* owned) const;
   void DropCache();
 
   // Created with the file's permission bits (the umask may narrow them; FinishFile fixes that).
-  Result<int> CreateFile(int dirfd, const std::string& name, std::uint16_t mode) const;
+  Result<int> CreateFile(int dirfd, const char* name, std::uint16_t mode) const;
   // Sets size (sparse tail), owner, mode, times; closes fd in every case.
   Status FinishFile(int fd, std::uint64_t size, std::uint64_t written_end, const OutputMeta& m,
                     const std::string& what) const;
@@ -67,7 +68,11 @@ class OutputTree {
   uid_t euid_ = 0;
   gid_t egid_ = 0;
   mode_t umask_ = 022;
-  std::unordered_map<std::string, int> cache_;
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, int, Hash, std::equal_to<>> cache_;
   std::size_t fd_budget_ = 512;
 };
 
