@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 #include <unordered_map>
+#include <string_view>
 #include <unordered_set>
 
 #include <zlib.h>
@@ -367,7 +368,10 @@ class Builder {
     c_.group_names = {"(config)", "(rest)"};
     std::map<std::string, std::int32_t> user_group;
     std::vector<char> done(n, 0);
-    std::unordered_set<std::string> taken;  // output paths given out so far
+    // Output paths given out so far: views of c_.out's strings (assigned once,
+    // never moved: c_.out is sized up front), not copies.
+    std::unordered_set<std::string_view> taken;
+    taken.reserve(static_cast<size_t>(n));
     for (std::int32_t i = 0; i < n; ++i) {
       // Climb to the nearest resolved ancestor, then resolve downwards.
       std::vector<std::int32_t> chain;
@@ -396,15 +400,16 @@ class Builder {
                                        " not reachable from the root and not placeable"});
         } else if (!c_.out[nd.parent].empty()) {
           bool unsafe = false;
-          std::string path = c_.out[nd.parent] + "/" + SanitizeName(nd.name, &unsafe);
-          if (!taken.insert(path).second) {
+          const std::string& parent_out = c_.out[nd.parent];
+          const std::string name = SanitizeName(nd.name, &unsafe);
+          std::string path;
+          path.reserve(parent_out.size() + 1 + name.size());
+          path.append(parent_out).append(1, '/').append(name);
+          if (taken.count(path)) {
             // Two entries with one name (a damaged directory, or a name equal to another's
             // encoded form): extracting both under it would lose the first one's bytes.
             std::string alt = path + "%mr-dup-" + std::to_string(nd.ino);
-            if (!taken.insert(alt).second) {
-              alt += "-" + std::to_string(k);
-              taken.insert(alt);
-            }
+            if (taken.count(alt)) alt += "-" + std::to_string(k);
             c_.damage.push_back({"name_collision", alt + ": a second entry named like " + path});
             path = std::move(alt);
           }
@@ -414,6 +419,7 @@ class Builder {
                                  "name in hex: " + ToHex(std::span<const std::uint8_t>(raw, nd.name.size()))});
           }
           c_.out[k] = std::move(path);
+          taken.insert(c_.out[k]);
           c_.group[k] = c_.group[nd.parent];
         }
         if (c_.group[k] != kGroupNone && c_.group[k] != kGroupConfig && nd.type == NodeType::kDir) {

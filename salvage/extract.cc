@@ -148,7 +148,8 @@ class GroupRunner {
     }
     FinishDirs(incomplete, res);
     env_.out->DropCache();  // bound open fds across thousands of groups
-    std::sort(res->files.begin(), res->files.end(), [](auto& a, auto& b) { return a.path < b.path; });
+    // Files stay in inode order (deterministic: outs_ is indexed by item); the
+    // manifest sorts all groups' files by path once, in parallel.
     std::sort(res->symlinks.begin(), res->symlinks.end(), [](auto& a, auto& b) { return a.path < b.path; });
     return {};
   }

@@ -9,8 +9,9 @@
 // while written; unreadable parts are written as zeros and listed as damaged
 // byte ranges. A file already complete from a previous run (same inode, size
 // and SHA1 as the previous manifest, and the output file still hashes to it)
-// is not read again. Records are sorted by path, so the result is identical
-// for any number of jobs.
+// is not read again. Files come in inode order, dirs and symlinks sorted by
+// path: the result is identical for any number of jobs (the manifest sorts
+// every group's files by path once).
 #pragma once
 
 #include <atomic>

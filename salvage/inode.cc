@@ -81,20 +81,25 @@ Result<InodeInfo> ReadInode(ext2_filsys fs, ext2_ino_t ino) {
   thread_local std::vector<std::uint8_t> buf;
   buf.assign(isize, 0);
   auto* full = reinterpret_cast<ext2_inode_large*>(buf.data());
+  // The handle ignores checksum errors; for this one read it does not, so
+  // libext2fs reports the checksum it computes anyway (it copies the inode out
+  // before checking) and we need not compute it a second time. Inodes it has
+  // cached passed their check.
+  const int saved_flags = fs->flags;
+  fs->flags &= ~EXT2_FLAG_IGNORE_CSUM_ERRORS;
   errcode_t rc = ext2fs_read_inode_full(fs, ino, reinterpret_cast<ext2_inode*>(full),
                                         static_cast<int>(EXT2_INODE_SIZE(fs->super)));
+  fs->flags = saved_flags;
   bool csum_bad = false;
-  if (rc == EXT2_ET_INODE_CSUM_INVALID || rc == EXT2_ET_INODE_IS_GARBAGE) {
+  if (rc == EXT2_ET_INODE_CSUM_INVALID) {
+    csum_bad = full->i_mode != 0;  // an unused inode's checksum does not matter
+  } else if (rc == EXT2_ET_INODE_IS_GARBAGE) {
     csum_bad = true;
   } else if (rc != 0) {
     Error e = Ext2Error("inode " + std::to_string(ino), rc);
     e.code = Code::kNotFound;
     return e;
   }
-  // The handle ignores checksum errors (so we still get the data): check here.
-  if (!csum_bad && ext2fs_has_feature_metadata_csum(fs->super) && full->i_mode != 0 &&
-      EXT2_INODE_SIZE(fs->super) >= EXT2_GOOD_OLD_INODE_SIZE && !ext2fs_inode_csum_verify(fs, ino, full))
-    csum_bad = true;
   ext2_inode_large in;
   std::memcpy(&in, buf.data(), sizeof in);
   InodeInfo r = DecodeInode(fs, ino, in);
