@@ -83,7 +83,7 @@ Result<std::unique_ptr<Salvager>> Salvager::Open(const SalvageOptions& opts) {
   int jobs = opts.jobs > 0 ? opts.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   s->opts_.jobs = jobs;
   std::vector<Volume> handles;
-  for (int i = 0; i < jobs; ++i) {
+  for (int i = 0; i < jobs + 1; ++i) {  // one per worker, one for the prefetcher
     auto v = Volume::Open(s->src_, s->plan_);
     if (!v.ok()) return v.error();
     handles.push_back(std::move(*v));
