@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <string_view>
 #include <thread>
 
 #include "common/fsutil.h"
@@ -235,13 +236,22 @@ const Manifest& Salvager::BuildManifest() {
     m.users.push_back({cat_.group_names[g], group_done_[g] != 0});
   m.lost_found.clear();
   if (group_done_.size() > static_cast<size_t>(kGroupRest) && group_done_[kGroupRest]) m.lost_found = cat_.lost_found;
-  // Each group's records are sorted already; the concatenation of groups is
-  // not. --jobs threads sort the 200,000 file records.
+  // Groups append records in inode order. --jobs threads sort (path, index)
+  // pairs rather than the records themselves (moving 200,000 records with
+  // three strings each costs more than comparing their paths), then the
+  // records are moved once into place.
   tbb::task_arena arena(std::max(1, opts_.jobs));
   arena.execute([&] {
     auto sort_by_path = [](auto& v) {
       auto by_path = [](auto& a, auto& b) { return a.path < b.path; };
-      if (!std::is_sorted(v.begin(), v.end(), by_path)) tbb::parallel_sort(v.begin(), v.end(), by_path);
+      if (std::is_sorted(v.begin(), v.end(), by_path)) return;
+      std::vector<std::pair<std::string_view, std::uint32_t>> keys(v.size());
+      for (std::size_t i = 0; i < v.size(); ++i) keys[i] = {v[i].path, static_cast<std::uint32_t>(i)};
+      tbb::parallel_sort(keys.begin(), keys.end());  // equal paths (none expected) keep their order
+      std::remove_reference_t<decltype(v)> sorted;
+      sorted.reserve(v.size());
+      for (const auto& k : keys) sorted.push_back(std::move(v[k.second]));
+      v = std::move(sorted);
     };
     sort_by_path(m.dirs);
     sort_by_path(m.files);
