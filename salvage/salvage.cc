@@ -248,10 +248,21 @@ const Manifest& Salvager::BuildManifest() {
       std::vector<std::pair<std::string_view, std::uint32_t>> keys(v.size());
       for (std::size_t i = 0; i < v.size(); ++i) keys[i] = {v[i].path, static_cast<std::uint32_t>(i)};
       tbb::parallel_sort(keys.begin(), keys.end());  // equal paths (none expected) keep their order
-      std::remove_reference_t<decltype(v)> sorted;
-      sorted.reserve(v.size());
-      for (const auto& k : keys) sorted.push_back(std::move(v[k.second]));
-      v = std::move(sorted);
+      // Apply the permutation in place, cycle by cycle (no second copy of the
+      // records: that would add ~30 MiB to the peak for 200,000 files).
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (keys[i].second == i) continue;
+        auto tmp = std::move(v[i]);
+        std::size_t j = i;
+        for (;;) {
+          const std::size_t from = keys[j].second;
+          keys[j].second = static_cast<std::uint32_t>(j);
+          if (from == i) break;
+          v[j] = std::move(v[from]);
+          j = from;
+        }
+        v[j] = std::move(tmp);
+      }
     };
     sort_by_path(m.dirs);
     sort_by_path(m.files);
