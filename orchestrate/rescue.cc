@@ -3,8 +3,6 @@
 #include <sys/stat.h>
 
 #include <oneapi/tbb/global_control.h>
-#include <oneapi/tbb/task_arena.h>
-#include <oneapi/tbb/task_group.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -19,6 +17,7 @@
 
 #include "common/cyrus_layout.h"
 #include "common/fsutil.h"
+#include "common/parallel.h"
 #include "orchestrate/announce.h"
 #include "orchestrate/html_report.h"
 #include "orchestrate/run_state.h"
@@ -517,11 +516,10 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
   int threads = std::max<int>(static_cast<int>(opts.targets.size()),
                               opts.jobs > 0 ? opts.jobs : static_cast<int>(std::thread::hardware_concurrency()));
   tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads) + 1);
-  tbb::task_arena arena(threads);
-  arena.execute([&] {
-    tbb::task_group tg;
+  InArena(threads, [&] {
+    TaskGroup tg;
     for (const auto& t : opts.targets) {
-      tg.run([&run, &t] {
+      tg.Run([&run, &t] {
         while (!StopRequested()) {
           auto u = run.queue->Next(t.name);
           if (!u) break;
@@ -533,7 +531,7 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
         }
       });
     }
-    tg.wait();
+    tg.Wait();
   });
 
   // 4. Whatever is left of the source (shared folders, lost+found) once all users are out.

@@ -12,9 +12,9 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
-#include <tbb/parallel_for.h>
 
 #include "common/fsutil.h"
+#include "common/parallel.h"
 #include "reconcile/cyrus/cache.h"
 #include "reconcile/mapped_file.h"
 
@@ -187,7 +187,7 @@ Status FolderWriter::PlaceMessages() {
       if (fd >= 0) ::close(fd);
     return ErrnoError(tmp_, errno);
   }
-  tbb::parallel_for(std::size_t{0}, plan_.messages.size(), [&](std::size_t i) {
+  ParallelFor(0, plan_.messages.size(), [&](std::size_t i) {
     const MessageAction& a = plan_.messages[i];
     std::string src = Source(a.file_side, a.file_uid);
     std::string src_name = std::to_string(a.file_uid) + ".";

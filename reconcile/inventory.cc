@@ -10,9 +10,9 @@
 #include <cstring>
 #include <limits>
 #include <set>
-#include <tbb/parallel_for.h>
 
 #include "common/cyrus_layout.h"
+#include "common/parallel.h"
 #include "reconcile/cyrus/cache.h"
 #include "reconcile/cyrus/message.h"
 #include "reconcile/mapped_file.h"
@@ -206,7 +206,7 @@ void HashFiles(FolderInventory& inv, const InventoryOptions& opt, const DirFd& d
   // Which files have no good record: those need message facts too.
   std::vector<char> orphan(inv.files.size(), 0);
   for (std::size_t i = 0; i < inv.files.size(); ++i) orphan[i] = inv.Record(inv.files[i].uid) == nullptr;
-  tbb::parallel_for(std::size_t{0}, inv.files.size(), [&](std::size_t i) {
+  ParallelFor(0, inv.files.size(), [&](std::size_t i) {
     FileInfo& f = inv.files[i];
     std::string path = inv.dir + "/" + std::to_string(f.uid) + ".";
     if (opt.manifest) {

@@ -12,11 +12,10 @@
 #include <sstream>
 #include <tbb/global_control.h>
 #include <tbb/info.h>
-#include <tbb/task_arena.h>
-#include <tbb/task_group.h>
 
 #include "common/cyrus_layout.h"
 #include "common/fsutil.h"
+#include "common/parallel.h"
 #include "reconcile/cyrus/imapd_conf.h"
 #include "reconcile/inventory.h"
 #include "reconcile/planner.h"
@@ -401,11 +400,10 @@ Result<RunOutcome> ReconcileAll(const ReconcileOptions& opts) {
   std::vector<std::string> errors;
   std::mutex out_mu;
   int jobs = opts.jobs > 0 ? opts.jobs : static_cast<int>(tbb::info::default_concurrency());
-  tbb::task_arena arena(jobs);
-  arena.execute([&] {
-    tbb::task_group tg;
+  InArena(jobs, [&] {
+    TaskGroup tg;
     for (int w = 0; w < jobs; ++w) {
-      tg.run([&] {
+      tg.Run([&] {
         while (auto u = next_user()) {
           auto o = r.ReconcileUser(*u, opts.dry_run);
           std::lock_guard<std::mutex> lk(out_mu);
@@ -418,7 +416,7 @@ Result<RunOutcome> ReconcileAll(const ReconcileOptions& opts) {
         }
       });
     }
-    tg.wait();
+    tg.Wait();
   });
   std::sort(outcomes.begin(), outcomes.end(), [](const UserOutcome& a, const UserOutcome& b) { return a.user < b.user; });
   std::sort(errors.begin(), errors.end());

@@ -4,9 +4,8 @@
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 
+#include "common/parallel.h"
 #include "reconcile/verify_store.h"
 
 namespace mr::verify {
@@ -94,13 +93,12 @@ Result<VerifyOutcome> VerifyAll(const VerifyOptions& opts) {
   VerifyOutcome out;
   out.users.resize(users.size());
   auto body = [&] {
-    tbb::parallel_for(std::size_t{0}, users.size(), [&](std::size_t k) {
+    ParallelFor(0, users.size(), [&](std::size_t k) {
       out.users[k] = CheckUser(*snap, opts, users[k]);
     });
   };
   if (opts.jobs > 0) {
-    tbb::task_arena arena(opts.jobs);
-    arena.execute(body);
+    InArena(opts.jobs, body);
   } else {
     body();
   }

@@ -14,10 +14,10 @@
 #include <optional>
 #include <set>
 
-#include <tbb/parallel_for.h>
 
 #include "common/cyrus_layout.h"
 #include "common/fsutil.h"
+#include "common/parallel.h"
 #include "common/sha1.h"
 #include "reconcile/cyrus/cache.h"
 #include "reconcile/cyrus/crc32.h"
@@ -281,10 +281,9 @@ void CheckMessages(const IndexFile& ix, const std::string& dir, Findings& f,
   std::vector<std::uint64_t> sizes(live.size(), 0);
   auto one = [&](std::size_t i) { found[i] = CheckMessage(dir, *live[i], &sizes[i]); };
   if (live.size() >= kParallelHashMin) {
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, live.size(), 8),
-                      [&](const tbb::blocked_range<std::size_t>& rg) {
-                        for (std::size_t i = rg.begin(); i != rg.end(); ++i) one(i);
-                      });
+    ParallelForChunks(0, live.size(), 8, [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i != e; ++i) one(i);
+    });
   } else {
     for (std::size_t i = 0; i < live.size(); ++i) one(i);
   }

@@ -1,9 +1,6 @@
 #include "salvage/extract.h"
 
 #include <fcntl.h>
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +11,7 @@
 #include <span>
 #include <string_view>
 
+#include "common/parallel.h"
 #include "common/sha1.h"
 #include "salvage/file_data.h"
 #include "salvage/inode.h"
@@ -144,9 +142,8 @@ class GroupRunner {
     Volume* pv = env_.pool->TryAcquire();
     std::optional<Prefetcher> prefetch;
     if (pv) prefetch.emplace(pv, n, [this](std::size_t i) { return items_[i].ino; }, &next, kPrefetchWindow);
-    tbb::task_arena arena(std::max(1, env_.jobs));
-    arena.execute([&] {
-      tbb::parallel_for(0, std::max(1, workers), [&](int) {
+    InArena(std::max(1, env_.jobs), [&] {
+      ParallelFor(0, static_cast<std::size_t>(std::max(1, workers)), [&](std::size_t) {
         Volume* v = env_.pool->Acquire();
         for (std::size_t b; (b = next.fetch_add(kChunk)) < n;)
           for (std::size_t i = b, e = std::min(n, b + kChunk); i < e; ++i) DoItem(*v, items_[i], &outs_[i]);
