@@ -20,8 +20,10 @@ what=${1:-all}
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-# TBB's worker pool and libext2fs' unix_io are the parallel parts under test.
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+# TBB's worker pool and the per-worker libext2fs handles over one Source are the parallel
+# parts under test.
+# scripts/tsan-suppressions.txt: uninstrumented libtbb internals only (see the file).
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan-suppressions.txt}
 
 asan() {
   local dir=${ASAN_BUILD_DIR:-build-asan}

@@ -2,8 +2,7 @@
 // check that the fork/join edges parallel.cc adds hide no real race
 // (tests/common/parallel_test.cc runs each mode and expects TSan's verdict).
 // Clean modes share data only through the fork/join; racy modes have a real
-// race the edges must not hide. Tasks that must overlap meet at a barrier of
-// relaxed atomics, which gives TSan no happens-before edge.
+// race the edges must not hide (see Turns).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -15,12 +14,26 @@
 
 namespace {
 
-// Waits (bounded) until n parties arrived; relaxed: no synchronisation.
-void Meet(std::atomic<int>& arrived, int n) {
-  arrived.fetch_add(1, std::memory_order_relaxed);
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (arrived.load(std::memory_order_relaxed) < n && std::chrono::steady_clock::now() < until)
-    std::this_thread::yield();
+// Two parties, each on its own thread, make one access each, one after the
+// other: they meet (both running at once), then take turns by ticket. Only
+// relaxed atomics: TSan gets no happens-before edge from this, and the
+// accesses never coincide (two accesses at the very same instant can both
+// miss each other in TSan's shadow memory, which made a racy probe flaky).
+struct Turns {
+  std::atomic<int> arrived{0};
+  std::atomic<int> turn{0};
+};
+template <class F>
+void InTurn(Turns& t, F access) {
+  const int me = t.arrived.fetch_add(1, std::memory_order_relaxed);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto wait_for = [&](auto done) {
+    while (!done() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  };
+  wait_for([&] { return t.arrived.load(std::memory_order_relaxed) >= 2; });
+  wait_for([&] { return t.turn.load(std::memory_order_relaxed) == me; });
+  access();
+  t.turn.store(me + 1, std::memory_order_relaxed);
 }
 
 int Clean(const char* mode) {
@@ -52,37 +65,28 @@ int Clean(const char* mode) {
 int shared_value = 0;
 
 int Racy(const char* mode) {
-  std::atomic<int> arrived{0};
+  Turns turns;
   if (!std::strcmp(mode, "race-bodies")) {  // two bodies write one int
     mr::InArena(2, [&] {
       mr::ParallelFor(0, 2, [&](std::size_t i) {
-        Meet(arrived, 2);
-        shared_value += static_cast<int>(i) + 1;
+        InTurn(turns, [&] { shared_value += static_cast<int>(i) + 1; });
       });
     });
   } else if (!std::strcmp(mode, "race-tasks")) {  // two tasks of a group
     mr::InArena(2, [&] {
       mr::TaskGroup tg;
-      for (int w = 0; w < 2; ++w)
-        tg.Run([&] {
-          Meet(arrived, 2);
-          shared_value += 1;
-        });
+      for (int w = 0; w < 2; ++w) tg.Run([&] { InTurn(turns, [&] { shared_value += 1; }); });
       tg.Wait();
     });
   } else if (!std::strcmp(mode, "race-caller")) {  // the caller writes while a task reads
     mr::TaskGroup tg;
-    tg.Run([&] {
-      Meet(arrived, 2);
-      std::printf("%d\n", shared_value);
-    });
-    Meet(arrived, 2);
-    shared_value = 7;
+    tg.Run([&] { InTurn(turns, [&] { std::printf("%d\n", shared_value); }); });
+    InTurn(turns, [&] { shared_value = 7; });
     tg.Wait();
   } else {
     return 2;
   }
-  std::printf("%d\n", arrived.load());
+  std::printf("%d\n", turns.turn.load());
   return 0;
 }
 
