@@ -1,5 +1,5 @@
 // parallel: the project's only doorway to TBB's fork/join — ParallelFor,
-// ParallelForChunks, TaskGroup, InArena — so that ThreadSanitizer sees the
+// ParallelForChunks, TaskGroup, InArena, ParallelSortKeys — so that ThreadSanitizer sees the
 // happens-before edges TBB makes, and nothing more.
 //
 // Why: Debian's libtbb is not built with -fsanitize=thread. Handing a task to
@@ -29,9 +29,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace mr {
 namespace parallel_detail {
@@ -75,6 +79,10 @@ void InArena(int threads, F&& f) {
   using G = std::remove_reference_t<F>;
   parallel_detail::RunInArena(threads, [](void* c) { (*static_cast<G*>(c))(); }, parallel_detail::Erase(f));
 }
+
+// Sorts (key, index) pairs ascending by key, then index (tbb::parallel_sort).
+// The keys' bytes are read from worker threads: they must not change meanwhile.
+void ParallelSortKeys(std::vector<std::pair<std::string_view, std::uint32_t>>& keys);
 
 // tbb::task_group: Run() starts f() on a worker, Wait() joins them all.
 class TaskGroup {

@@ -1,8 +1,6 @@
 #include "salvage/salvage.h"
 
 #include <openssl/evp.h>
-#include <tbb/parallel_sort.h>
-#include <tbb/task_arena.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 #include <thread>
 
 #include "common/fsutil.h"
+#include "common/parallel.h"
 #include "common/sha1.h"
 
 namespace mr::salvage {
@@ -240,14 +239,13 @@ const Manifest& Salvager::BuildManifest() {
   // pairs rather than the records themselves (moving 200,000 records with
   // three strings each costs more than comparing their paths), then the
   // records are moved once into place.
-  tbb::task_arena arena(std::max(1, opts_.jobs));
-  arena.execute([&] {
+  InArena(std::max(1, opts_.jobs), [&] {
     auto sort_by_path = [](auto& v) {
       auto by_path = [](auto& a, auto& b) { return a.path < b.path; };
       if (std::is_sorted(v.begin(), v.end(), by_path)) return;
       std::vector<std::pair<std::string_view, std::uint32_t>> keys(v.size());
       for (std::size_t i = 0; i < v.size(); ++i) keys[i] = {v[i].path, static_cast<std::uint32_t>(i)};
-      tbb::parallel_sort(keys.begin(), keys.end());  // equal paths (none expected) keep their order
+      ParallelSortKeys(keys);  // equal paths (none expected) keep their order
       // Apply the permutation in place, cycle by cycle (no second copy of the
       // records: that would add ~30 MiB to the peak for 200,000 files).
       for (std::size_t i = 0; i < keys.size(); ++i) {

@@ -14,6 +14,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mr {
@@ -56,6 +57,17 @@ TEST(Parallel, TaskGroupInArenaJoinsAndRethrows) {
   TaskGroup tg;
   tg.Run([] { throw std::runtime_error("y"); });
   EXPECT_THROW(tg.Wait(), std::runtime_error);
+}
+
+TEST(Parallel, SortKeysOrdersByKeyThenIndex) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 5000; ++i) names.push_back("p" + std::to_string((i * 7919) % 1000));
+  std::vector<std::pair<std::string_view, std::uint32_t>> keys;
+  for (std::uint32_t i = 0; i < names.size(); ++i) keys.emplace_back(names[i], i);
+  auto want = keys;
+  std::sort(want.begin(), want.end());
+  ParallelSortKeys(keys);
+  EXPECT_EQ(keys, want);
 }
 
 int RunProbe(const std::string& mode, std::string* out) {
