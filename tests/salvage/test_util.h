@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -96,6 +97,51 @@ inline CmdResult Salvage(const std::string& img, const std::string& out, const s
 
 inline nlohmann::json Manifest(const std::string& out) {
   return nlohmann::json::parse(ReadText(out + "/salvage.json"));
+}
+
+// "message-file-number-0042.": a long name, so one 4 KiB directory block holds ~110.
+inline std::string Name(int i) {
+  char b[64];
+  std::snprintf(b, sizeof b, "message-file-number-%04d.", i);
+  return b;
+}
+
+// The contents of the regular files directly in OUT/lost+found.
+inline std::set<std::string> LostFoundContents(const std::string& out) {
+  std::set<std::string> s;
+  if (!std::filesystem::exists(out + "/lost+found")) return s;
+  for (auto& e : std::filesystem::directory_iterator(out + "/lost+found"))
+    if (e.is_regular_file()) s.insert(ReadText(e.path()));
+  return s;
+}
+
+// After one directory block of OUT/spool/big (n files "content of <Name(i)>") was lost:
+// every file is either in place, intact, or in lost+found; a block's worth went to
+// lost+found; the directory is marked incomplete and the totals count lost+found.
+// Returns how many went to lost+found.
+inline int ExpectOneDirBlockOfBigLost(const std::string& out, int n) {
+  const auto lost = LostFoundContents(out);
+  int in_place = 0, in_lost = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::string want = "content of " + Name(i);
+    if (std::filesystem::exists(out + "/spool/big/" + Name(i))) {
+      EXPECT_EQ(ReadText(out + "/spool/big/" + Name(i)), want);
+      ++in_place;
+    } else {
+      EXPECT_TRUE(lost.count(want)) << Name(i) << " neither in place nor in lost+found";
+      ++in_lost;
+    }
+  }
+  EXPECT_GT(in_lost, 20);  // a 4 KiB block holds ~110 of these entries
+  EXPECT_LT(in_lost, 150);
+  EXPECT_EQ(in_place + in_lost, n);
+  auto m = Manifest(out);
+  bool marked = false;
+  for (const auto& d : m["dirs"])
+    if (d["path"] == "spool/big") marked = !d["complete"].get<bool>();
+  EXPECT_TRUE(marked) << "spool/big must be complete:false";
+  EXPECT_EQ(m["totals"]["lost_found"], in_lost);
+  return in_lost;
 }
 
 // Inode number of PATH inside the image (debugfs stat).
