@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/source_options.h"
 #include "common/exit_codes.h"
 #include "salvage/run.h"
 
@@ -12,10 +13,7 @@ namespace mr::cli {
 namespace {
 
 struct InspectArgs {
-  std::string source, spool, config, badmap;
-  std::optional<std::uint64_t> superblock;
-  std::optional<unsigned> blocksize;
-  std::string journal = "auto";
+  SourceArgs src;
   bool json = false;
 };
 
@@ -27,20 +25,7 @@ InspectArgs& Args() {
 int Run(const GlobalOptions&) {
   InspectArgs& a = Args();
   salvage::SalvageOptions o;
-  o.source = a.source;
-  if (!a.spool.empty()) o.spool_path = a.spool;
-  if (!a.config.empty()) o.config_path = a.config;
-  if (!a.badmap.empty()) o.badmap_path = a.badmap;
-  o.superblock = a.superblock;
-  o.blocksize = a.blocksize;
-  if (a.journal != "auto") {
-    auto jm = salvage::ParseJournalMode(a.journal);
-    if (!jm.ok()) {
-      std::cerr << "mailrescue: --journal " << a.journal << ": expected replay, ignore or auto\n";
-      return kExitUsage;
-    }
-    o.journal = *jm;
-  }
+  if (!ToSalvageOptions(a.src, &o)) return kExitUsage;
   bool damaged = false;
   auto r = salvage::Inspect(o, a.json, &damaged);
   if (!r.ok()) {
@@ -62,18 +47,8 @@ const Registrar reg{Command{
     [](CLI::App& app, GlobalOptions&) {
       auto* c = app.add_subcommand("inspect", "Describe a (damaged) ext2/3/4 spool without copying anything");
       InspectArgs& a = Args();
-      c->add_option("SOURCE", a.source, "Block device or image file")->required();
+      AddSourceOptions(c, a.src);
       c->add_flag("--json", a.json, "JSON output");
-      c->add_option("--spool-path", a.spool, "Spool path inside the filesystem");
-      c->add_option("--config-path", a.config, "Config directory inside the filesystem");
-      c->add_option("--badmap", a.badmap, "GNU ddrescue mapfile")->check(CLI::ExistingFile);
-      c->add_option("--superblock", a.superblock, "Use this backup superblock");
-      c->add_option("--blocksize", a.blocksize, "Block size for --superblock");
-      c->add_option("--journal", a.journal,
-                    "replay (committed transactions, in memory; the source is never written), ignore "
-                    "(do not use the journal: no replay, no older copies for unreadable blocks), "
-                    "or auto (replay when needs_recovery; default). Except with ignore, blocks the "
-                    "source cannot read are served from older journal copies when there are any");
       return c;
     },
     Run}};

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "cli/command.h"
+#include "cli/source_options.h"
 #include "common/exit_codes.h"
 #include "salvage/run.h"
 
@@ -15,10 +16,8 @@ namespace mr::cli {
 namespace {
 
 struct SalvageArgs {
-  std::string source, out, spool, config, badmap, users, priority, report;
-  std::optional<std::uint64_t> superblock;
-  std::optional<unsigned> blocksize;
-  std::string journal = "auto";
+  SourceArgs src;
+  std::string out, users, priority, report;
   int jobs = 0;
   bool dry_run = false;
 };
@@ -49,21 +48,8 @@ int Run(const GlobalOptions& g) {
     return kExitUsage;
   }
   salvage::SalvageOptions o;
-  o.source = a.source;
+  if (!ToSalvageOptions(a.src, &o)) return kExitUsage;
   o.out_dir = a.out;
-  if (!a.spool.empty()) o.spool_path = a.spool;
-  if (!a.config.empty()) o.config_path = a.config;
-  if (!a.badmap.empty()) o.badmap_path = a.badmap;
-  o.superblock = a.superblock;
-  o.blocksize = a.blocksize;
-  if (a.journal != "auto") {
-    auto jm = salvage::ParseJournalMode(a.journal);
-    if (!jm.ok()) {
-      std::cerr << "mailrescue: --journal " << a.journal << ": expected replay, ignore or auto\n";
-      return kExitUsage;
-    }
-    o.journal = *jm;
-  }
   o.jobs = a.jobs;
   o.dry_run = a.dry_run;
   salvage::RunOptions r;
@@ -88,19 +74,8 @@ const Registrar reg{Command{
     [](CLI::App& app, GlobalOptions&) {
       auto* c = app.add_subcommand("salvage", "Copy everything readable off a damaged ext2/3/4 spool, read-only");
       SalvageArgs& a = Args();
-      c->add_option("SOURCE", a.source, "Block device or image file")->required();
+      AddSourceOptions(c, a.src);
       c->add_option("--out", a.out, "Output directory: DIR/spool, DIR/conf, DIR/lost+found, DIR/salvage.json");
-      c->add_option("--spool-path", a.spool, "Spool (partition root) path inside the filesystem");
-      c->add_option("--config-path", a.config, "Config directory (holding mailboxes.db) inside the filesystem");
-      c->add_option("--badmap", a.badmap, "GNU ddrescue mapfile: areas not finished are never read")
-          ->check(CLI::ExistingFile);
-      c->add_option("--superblock", a.superblock, "Use this backup superblock (in blocks of --blocksize)");
-      c->add_option("--blocksize", a.blocksize, "Block size for --superblock");
-      c->add_option("--journal", a.journal,
-                    "replay (committed transactions, in memory; the source is never written), ignore "
-                    "(do not use the journal: no replay, no older copies for unreadable blocks), "
-                    "or auto (replay when needs_recovery; default). Except with ignore, blocks the "
-                    "source cannot read are served from older journal copies when there are any");
       c->add_option("--users", a.users, "Only these users (one a line)")->check(CLI::ExistingFile);
       c->add_option("--priority", a.priority, "Users to do first (one a line; re-read while running)")
           ->check(CLI::ExistingFile);

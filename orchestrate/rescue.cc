@@ -136,16 +136,18 @@ bool IsFolderDir(const std::string& abs) {
   return ::stat((abs + "/cyrus.header").c_str(), &st) == 0 || ::stat((abs + "/cyrus.index").c_str(), &st) == 0;
 }
 
+// The target's cache; the map is shared between target workers, the entry is not.
+Run::TargetCache& CacheOf(Run& run, const RescueTarget& t) {
+  std::lock_guard<std::mutex> g(run.salvage_mu);
+  return run.caches[t.name];
+}
+
 // One user's StoreView: the target's dbs (loaded once), the salvaged folder
 // directories attributed so far (one walk per target, then only the
 // directories extracted since) and the running manifest.
 Result<reconcile::StoreView> ViewFor(Run& run, const RescueTarget& t, const reconcile::ReconcileOptions& ro,
                                      const std::string& user) {
-  Run::TargetCache* c;
-  {
-    std::lock_guard<std::mutex> g(run.salvage_mu);
-    c = &run.caches[t.name];
-  }
+  Run::TargetCache* c = &CacheOf(run, t);
   if (!c->dbs) {
     auto dbs = reconcile::StoreDbs::Load(ro.paths);
     if (!dbs) return dbs.error();
@@ -249,12 +251,7 @@ bool ProcessUser(Run& run, const RescueTarget& t, const std::string& user) {
         run.events.Emit("user_failed", {{"user", user}, {"target", t.name}, {"error", why}});
         return true;  // leave it at this phase; a rerun repeats it
       }
-      Run::TargetCache* cache;
-      {
-        std::lock_guard<std::mutex> g(run.salvage_mu);
-        cache = &run.caches[t.name];
-      }
-      if (auto s = cache->out_db.Write(ro, {*uo}); !s) {
+      if (auto s = CacheOf(run, t).out_db.Write(ro, {*uo}); !s) {
         run.RunError("mailboxes.db of " + t.name + ": " + s.message());
         return false;
       }

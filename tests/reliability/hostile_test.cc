@@ -4,7 +4,7 @@
 // named like a symlink to outside, and a name equal to another's encoded
 // form; plus symlinks planted in the output directory before the run.
 // Names are planted by patching the directory block of a mke2fs -d image in
-// place (same-length placeholders). Asserts: nothing lands outside --out, no
+// place (same-length stand-in names). Asserts: nothing lands outside --out, no
 // pre-existing file outside it changes, every message's bytes are somewhere
 // under --out, and unsafe names are stored encoded.
 #include <gtest/gtest.h>
@@ -28,7 +28,7 @@ const std::string kHeaderMagic =
 const std::string kBox = "/var/spool/cyrus/mail/uuid/a/b/abhostile";
 
 struct Plant {
-  std::string placeholder, name, content;
+  std::string stand_in, name, content;
 };
 
 std::vector<Plant> Plants() {
@@ -39,8 +39,8 @@ std::vector<Plant> Plants() {
       {"Pctl", std::string("\n\x01\xff\xfe", 4), "msg-control-bytes\n"},
       {"Pdup", "11.", "msg-duplicate-second\n"},
   };
-  p[2].placeholder = std::string(p[2].name.size(), 'S');
-  p[4].placeholder = "12.";
+  p[2].stand_in = std::string(p[2].name.size(), 'S');
+  p[4].stand_in = "12.";
   return p;
 }
 
@@ -85,7 +85,7 @@ class Hostile : public ::testing::Test {
     WriteText(box + "/" + std::string(255, 'L'), "msg-255-bytes\n");
     // A legit name equal to what ".." is encoded as: the two must not collide.
     WriteText(box + "/" + SanitizeName(".."), "msg-encoded-lookalike\n");
-    for (const auto& p : Plants()) WriteText(box + "/" + p.placeholder, p.content);
+    for (const auto& p : Plants()) WriteText(box + "/" + p.stand_in, p.content);
     // A symlink to outside, and a directory patched to carry the same name.
     fs::create_directories(sandbox_ + "/outside-dir");
     fs::create_symlink(sandbox_ + "/outside-dir", box + "/sl");
@@ -97,19 +97,19 @@ class Hostile : public ::testing::Test {
     auto blocks = BlocksOf(img_, kBox);
     ASSERT_FALSE(blocks.empty());
     std::fstream f(img_, std::ios::in | std::ios::out | std::ios::binary);
-    std::vector<std::pair<std::string, std::string>> todo;
-    for (const auto& p : Plants()) todo.push_back({p.placeholder, p.name});
-    todo.push_back({"sk", "sl"});
+    std::vector<std::pair<std::string, std::string>> unpatched;
+    for (const auto& p : Plants()) unpatched.push_back({p.stand_in, p.name});
+    unpatched.push_back({"sk", "sl"});
     for (auto b : blocks) {
       std::string block(1024, '\0');
       f.seekg(static_cast<std::streamoff>(b * 1024));
       f.read(block.data(), 1024);
-      for (auto it = todo.begin(); it != todo.end();)
-        it = PatchName(&block, it->first, it->second) ? todo.erase(it) : it + 1;
+      for (auto it = unpatched.begin(); it != unpatched.end();)
+        it = PatchName(&block, it->first, it->second) ? unpatched.erase(it) : it + 1;
       f.seekp(static_cast<std::streamoff>(b * 1024));
       f.write(block.data(), 1024);
     }
-    ASSERT_TRUE(todo.empty()) << "not planted: " << todo.front().first;
+    ASSERT_TRUE(unpatched.empty()) << "not planted: " << unpatched.front().first;
     f.close();
     sha_before_ = Sha256(img_);
     WriteText(sandbox_ + "/bait.txt", "bait\n");
