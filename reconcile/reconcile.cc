@@ -335,39 +335,50 @@ Status OutputDbWriter::Write(const ReconcileOptions& opts, const std::vector<Use
   if (!format) return format.error();
   auto now = Identify(opts.out_db);
   if (!loaded_ || path_ != opts.out_db || now != written_) {
-    by_name_.clear();
+    image_.Clear();
+    names_of_user_.clear();
     if (now) {
       auto existing = cyrus::ReadMailboxesDb(opts.out_db);
       if (!existing) return Error{Code::kIoError, "--out-db: " + existing.error().message};
-      for (auto& e : *existing) by_name_[e.name] = std::move(e);
+      for (auto& e : *existing) {
+        std::string name = e.name;
+        if (auto s = image_.Put(std::move(e)); !s.ok()) return s;
+        names_of_user_[UserOf(name)].insert(std::move(name));
+      }
     }
     loaded_ = true;
     path_ = opts.out_db;
   }
   written_.reset();  // until this write is known to have landed
-  std::set<std::string> users, failed;
+  loaded_ = false;   // until then, memory and file may differ
+  std::set<std::string> failed;
+  for (const auto& u : outcomes) failed.insert(u.failed.begin(), u.failed.end());
+  // A user's old mailboxes are replaced by this run's, except folders it failed to write.
   for (const auto& u : outcomes) {
-    users.insert(u.user);
-    failed.insert(u.failed.begin(), u.failed.end());
+    if (u.user.empty()) continue;
+    auto it = names_of_user_.find(u.user);
+    if (it == names_of_user_.end()) continue;
+    for (auto n = it->second.begin(); n != it->second.end();) {
+      if (failed.count(*n)) {
+        ++n;
+        continue;
+      }
+      image_.Erase(*n);
+      n = it->second.erase(n);
+    }
   }
-  for (auto it = by_name_.begin(); it != by_name_.end();) {
-    std::string u = UserOf(it->first);
-    if (!u.empty() && users.count(u) && !failed.count(it->first)) it = by_name_.erase(it);  // replaced by this run
-    else ++it;
+  for (const auto& u : outcomes) {
+    for (const auto& e : u.entries) {
+      if (auto s = image_.Put(e); !s.ok()) return s;
+      names_of_user_[UserOf(e.name)].insert(e.name);
+    }
   }
-  for (const auto& u : outcomes)
-    for (const auto& e : u.entries) by_name_[e.name] = e;
-  std::vector<cyrus::MboxEntry> entries;
-  entries.reserve(by_name_.size());
-  for (const auto& [n, e] : by_name_) entries.push_back(e);
   auto slash = opts.out_db.rfind('/');
   if (slash != std::string::npos && slash > 0) {
     if (Status s = MakeDirs(opts.out_db.substr(0, slash)); !s.ok()) return s;
   }
-  if (Status s = cyrus::WriteMailboxesDb(opts.out_db, std::move(entries), *format); !s.ok()) {
-    loaded_ = false;  // the file and the memory may differ now: read it again next time
-    return s;
-  }
+  if (Status s = image_.Write(opts.out_db, *format, opts.fsync); !s.ok()) return s;
+  loaded_ = true;
   written_ = Identify(opts.out_db);
   return Status::Ok();
 }

@@ -19,12 +19,14 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "reconcile/apply.h"
 #include "reconcile/cyrus/mboxdb.h"
+#include "reconcile/cyrus/mboxdb_image.h"
 #include "reconcile/discovery.h"
 #include "reconcile/plan.h"
 
@@ -136,7 +138,10 @@ class OutputDbWriter {
   bool loaded_ = false;
   std::string path_;
   std::optional<FileId> written_;
-  std::map<std::string, cyrus::MboxEntry> by_name_;
+  // The db as encoded records (only what changed is re-encoded per write), and each
+  // user's mailbox names in it, so replacing a user does not look at the others.
+  cyrus::MboxDbImage image_;
+  std::map<std::string, std::set<std::string>> names_of_user_;
 };
 
 Result<RunOutcome> ReconcileAll(const ReconcileOptions& opts);

@@ -118,28 +118,37 @@ std::string InternalFromDbKey(std::string_view dbname) {
   return out;
 }
 
+std::string NRecordValue(const MboxEntry& e) {
+  Dlist n = Dlist::KvList({});
+  n.kv.emplace_back("T", Dlist::Atom(TypeOf(e)));
+  if (!e.uniqueid.empty()) n.kv.emplace_back("I", Dlist::Atom(e.uniqueid));
+  WriteCommonTail(e, &n);
+  return FormatDlist(n);
+}
+
+std::string IRecordValue(const MboxEntry& e) {
+  Dlist i = Dlist::KvList({});
+  i.kv.emplace_back("T", Dlist::Atom(TypeOf(e)));
+  i.kv.emplace_back("N", Dlist::Atom(DbKeyFromInternal(e.name)));
+  WriteCommonTail(e, &i);
+  i.kv.emplace_back("H", Dlist::List(e.history));
+  return FormatDlist(i);
+}
+
+bool GivesIRecordOver(const MboxEntry& candidate, const MboxEntry& current) {
+  return current.deleted() || !candidate.deleted();
+}
+
 KvPairs MailboxesDbRecords(const std::vector<MboxEntry>& entries) {
   std::map<std::string, std::string> out;
   std::map<std::string, const MboxEntry*> by_id;
   for (const MboxEntry& e : entries) {
-    const std::string dbname = DbKeyFromInternal(e.name);
-    Dlist n = Dlist::KvList({});
-    n.kv.emplace_back("T", Dlist::Atom(TypeOf(e)));
-    if (!e.uniqueid.empty()) n.kv.emplace_back("I", Dlist::Atom(e.uniqueid));
-    WriteCommonTail(e, &n);
-    out["N" + dbname] = FormatDlist(n);
+    out["N" + DbKeyFromInternal(e.name)] = NRecordValue(e);
     if (e.uniqueid.empty()) continue;
     auto [it, inserted] = by_id.emplace(e.uniqueid, &e);
-    if (!inserted && (it->second->deleted() || !e.deleted())) it->second = &e;
+    if (!inserted && GivesIRecordOver(e, *it->second)) it->second = &e;
   }
-  for (const auto& [id, e] : by_id) {
-    Dlist i = Dlist::KvList({});
-    i.kv.emplace_back("T", Dlist::Atom(TypeOf(*e)));
-    i.kv.emplace_back("N", Dlist::Atom(DbKeyFromInternal(e->name)));
-    WriteCommonTail(*e, &i);
-    i.kv.emplace_back("H", Dlist::List(e->history));
-    out["I" + id] = FormatDlist(i);
-  }
+  for (const auto& [id, e] : by_id) out["I" + id] = IRecordValue(*e);
   return KvPairs(out.begin(), out.end());
 }
 

@@ -62,6 +62,12 @@ std::string InternalFromDbKey(std::string_view dbname);
 
 // The N and I records for `entries`, sorted by key (raw byte order).
 KvPairs MailboxesDbRecords(const std::vector<MboxEntry>& entries);
+// The pieces it is made of: the value of an entry's N record (key "N" + its db name), of
+// the I record it would give (key "I" + uniqueid), and which of two entries sharing a
+// uniqueid gives the I record (entries taken in name order, `candidate` the later one).
+std::string NRecordValue(const MboxEntry& e);
+std::string IRecordValue(const MboxEntry& e);
+bool GivesIRecordOver(const MboxEntry& candidate, const MboxEntry& current);
 // Joins N and I records into entries (see ReadMailboxesDb).
 std::vector<MboxEntry> EntriesFromRecords(const KvPairs& records,
                                           std::vector<std::string>* problems);

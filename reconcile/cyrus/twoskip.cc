@@ -452,8 +452,13 @@ std::vector<std::uint8_t> WriteTwoskip(const KvPairs& sorted_kv) {
     sorted.assign(m.begin(), m.end());
     in = &sorted;
   }
-  const KvPairs& kv = *in;
+  std::vector<KvView> views;
+  views.reserve(in->size());
+  for (const auto& [k, v] : *in) views.emplace_back(k, v);
+  return WriteTwoskipSorted(views);
+}
 
+std::vector<std::uint8_t> WriteTwoskipSorted(std::span<const KvView> kv) {
   // pass 1: offsets and levels
   std::vector<Layout> recs(kv.size());
   Layout dummy;
@@ -484,6 +489,7 @@ std::vector<std::uint8_t> WriteTwoskip(const KvPairs& sorted_kv) {
   for (int k = 1; k < kMaxLevel; ++k) dummy.ptr[static_cast<std::size_t>(k) + 1] = next_at[static_cast<std::size_t>(k)];
 
   std::vector<std::uint8_t> out(kHeaderSize, 0);
+  out.reserve(end + kBlockSize);  // the records, then at most a commit record and its padding
   Emit(&out, dummy, {}, {});
   for (std::size_t i = 0; i < kv.size(); ++i) Emit(&out, recs[i], kv[i].first, kv[i].second);
   std::size_t repack_size = out.size();

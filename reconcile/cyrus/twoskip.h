@@ -25,12 +25,15 @@
 //   dummy, records in key order, commit record. Levels are derived from a hash of the key,
 //   so the output is a pure function of the input. Input is sorted and de-duplicated
 //   (last value wins) if it is not already; empty keys (Cyrus cannot store them) are
-//   dropped.
+//   dropped. WriteTwoskipSorted is the same for input already sorted and unique (REQUIRES:
+//   strictly ascending raw byte order, no empty key) given as views, so a caller that keeps
+//   its records encoded (cyrus/mboxdb_image) writes them without copying them first.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -39,6 +42,7 @@
 namespace mr::cyrus {
 
 using KvPairs = std::vector<std::pair<std::string, std::string>>;
+using KvView = std::pair<std::string_view, std::string_view>;
 
 // True if `file` starts with the twoskip magic.
 bool IsTwoskip(std::span<const std::uint8_t> file);
@@ -47,5 +51,6 @@ Result<KvPairs> ReadTwoskip(std::span<const std::uint8_t> file,
                             std::vector<std::string>* problems);
 
 std::vector<std::uint8_t> WriteTwoskip(const KvPairs& sorted_kv);
+std::vector<std::uint8_t> WriteTwoskipSorted(std::span<const KvView> kv);
 
 }  // namespace mr::cyrus
