@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "salvage/source.h"
+
 namespace mr::salvage {
 
 Result<JournalMode> ParseJournalMode(std::string_view s) {
@@ -44,15 +46,24 @@ Status Journal::ReadCopy(ext2_filsys fs, const JournalCopy& c, std::span<uint8_t
 }
 
 std::vector<JournalCopy> Journal::OlderCopies(ext2_filsys fs, uint64_t fs_block) const {
-  JournalBlockReader read = [&](uint32_t lblk, std::span<uint8_t> buf) {
-    return ReadJournalBlock(fs, loc_, lblk, buf);
+  JournalBlockReader read = [&](uint32_t lblk, std::span<uint8_t> buf) -> Status {
+    ReadDamageScope one(true);  // zero-filled by the source: unreadable, not zeros
+    Status s = ReadJournalBlock(fs, loc_, lblk, buf);
+    if (s.ok() && !one.ranges().empty())
+      return Error{Code::kIoError, "journal block " + std::to_string(lblk) + " is unreadable"};
+    return s;
   };
   return OlderCopies(read, fs_block);
 }
 
 std::vector<JournalCopy> Journal::OlderCopies(const JournalBlockReader& read, uint64_t fs_block) const {
   if (!info_.present || sb_.blocksize == 0) return {};
-  std::call_once(scavenged_, [&] { history_ = ScavengeCopies(sb_, fs_blocks_, read); });
+  std::call_once(scavenged_, [&] {
+    Scavenged sc = ScavengeCopies(sb_, fs_blocks_, read);
+    history_ = std::move(sc.copies);
+    scavenge_note_ = std::move(sc.gave_up);
+    scavenged_done_.store(true, std::memory_order_release);
+  });
   auto it = history_.find(fs_block);
   if (it == history_.end()) return {};
   std::vector<JournalCopy> out;
@@ -60,6 +71,11 @@ std::vector<JournalCopy> Journal::OlderCopies(const JournalBlockReader& read, ui
   for (const auto& c : it->second)
     if (!served || served->journal_block != c.journal_block) out.push_back(c);
   return out;
+}
+
+std::string Journal::ScavengeNote() const {
+  // Written once inside call_once, before the release store.
+  return scavenged_done_.load(std::memory_order_acquire) ? scavenge_note_ : std::string();
 }
 
 std::string Journal::Summary() const {

@@ -15,6 +15,7 @@
 
 #include <ext2fs/ext2fs.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -89,6 +90,9 @@ class Journal {
   // The same, reading the journal (on the first call) through `read` instead
   // (the overlay's fallback reads below libext2fs, on its inner channel).
   std::vector<JournalCopy> OlderCopies(const JournalBlockReader& read, uint64_t fs_block) const;
+  // "" unless the look for older copies stopped early on its error budget
+  // (ScavengeCopies); then one line saying where. Safe from any thread.
+  std::string ScavengeNote() const;
 
   // One line for humans: "journal: inode 8, 4096 KiB, features revoke 64bit
   // csum_v3, sequence 1, start 1; 2 committed transactions (1..2), 4 blocks to
@@ -107,6 +111,8 @@ class Journal {
   std::vector<JournalTransaction> committed_;
   mutable std::once_flag scavenged_;
   mutable std::unordered_map<uint64_t, std::vector<JournalCopy>> history_;
+  mutable std::string scavenge_note_;
+  mutable std::atomic<bool> scavenged_done_{false};
 };
 
 // Reads and scans the journal of `fs` (opened read-only; fs->io is used).

@@ -122,8 +122,12 @@ std::vector<JournalCopy> Candidates(Chan* c, uint64_t f) {
     const uint64_t phys = j.PhysicalOf(lblk);
     if (phys == 0) return Error{Code::kCorrupt, "journal block " + std::to_string(lblk) + " is not mapped"};
     if (buf.size() != bs) return Error{Code::kInternal, "journal block buffer is not one block long"};
+    // A zero-filled read (badmap, I/O error) is an unreadable block, not a block of
+    // zeros: the scavenge counts it against its error budget.
+    ReadDamageScope one(true);
     errcode_t err = ReadBytes(c->inner, phys * bs, bs, buf.data());
     if (err) return Ext2Error("journal block " + std::to_string(lblk), err);
+    if (!one.ranges().empty()) return Error{Code::kIoError, "journal block " + std::to_string(lblk) + " is unreadable"};
     return Status::Ok();
   };
   ReadDamageScope capture(true);  // the first call reads the whole journal: not the caller's damage

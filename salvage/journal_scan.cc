@@ -286,16 +286,28 @@ std::map<uint64_t, JournalCopy> BuildReplayMap(const JournalScan& scan) {
   return out;
 }
 
-std::unordered_map<uint64_t, std::vector<JournalCopy>> ScavengeCopies(const Superblock& sb,
-                                                                      uint64_t fs_blocks,
-                                                                      const JournalBlockReader& read) {
-  std::unordered_map<uint64_t, std::vector<JournalCopy>> out;
-  Walker w(sb, fs_blocks, read);
+Scavenged ScavengeCopies(const Superblock& sb, uint64_t fs_blocks, const JournalBlockReader& read,
+                         uint32_t max_unreadable) {
+  Scavenged result;
+  auto& out = result.copies;
+  // Every read goes through here, Parse's too, so the budget bounds the whole scavenge.
+  JournalBlockReader counted = [&](uint32_t lblk, std::span<uint8_t> buf) {
+    Status s = read(lblk, buf);
+    if (!s.ok()) ++result.unreadable;
+    return s;
+  };
+  Walker w(sb, fs_blocks, counted);
   std::vector<uint8_t> b(sb.blocksize);
   std::set<uint32_t> done;
   std::unordered_map<uint64_t, uint32_t> revoked;  // block -> newest revoking sequence
   for (uint32_t blk = sb.first; blk < sb.LogEnd(); ++blk) {
-    if (!read(blk, b).ok()) continue;
+    if (result.unreadable >= max_unreadable) {
+      result.gave_up = "stopped looking for older journal copies at journal block " + std::to_string(blk) +
+                       " of " + std::to_string(sb.LogEnd()) + " after " + std::to_string(result.unreadable) +
+                       " unreadable journal blocks";
+      break;
+    }
+    if (!counted(blk, b).ok()) continue;
     BlockHeader h = ReadHeader(b);
     if (h.magic != kMagic || (h.type != kDescriptor && h.type != kRevoke)) continue;
     if (done.count(h.sequence)) continue;
@@ -323,7 +335,7 @@ std::unordered_map<uint64_t, std::vector<JournalCopy>> ScavengeCopies(const Supe
       return a.journal_block > c.journal_block;
     });
   }
-  return out;
+  return result;
 }
 
 }  // namespace mr::salvage

@@ -88,8 +88,16 @@ std::map<uint64_t, JournalCopy> BuildReplayMap(const JournalScan& scan);
 // Copies cancelled by a revoke record of an equal or later transaction found
 // there are left out (the block was freed after them).
 // Reads the whole journal: call it lazily, only when a live block is unreadable.
-std::unordered_map<uint64_t, std::vector<JournalCopy>> ScavengeCopies(const jbd2::Superblock& sb,
-                                                                      uint64_t fs_blocks,
-                                                                      const JournalBlockReader& read);
+// Error budget: on a failing disk every unreadable block can cost seconds of device
+// retries, so after `max_unreadable` unreadable journal blocks the scavenge stops; the
+// copies found up to there are kept and `gave_up` says where it stopped (one line).
+struct Scavenged {
+  std::unordered_map<uint64_t, std::vector<JournalCopy>> copies;
+  uint32_t unreadable = 0;  // journal blocks that could not be read
+  std::string gave_up;      // "" when the whole log area was looked at
+};
+inline constexpr uint32_t kScavengeUnreadableBudget = 64;
+Scavenged ScavengeCopies(const jbd2::Superblock& sb, uint64_t fs_blocks, const JournalBlockReader& read,
+                         uint32_t max_unreadable = kScavengeUnreadableBudget);
 
 }  // namespace mr::salvage

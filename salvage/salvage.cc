@@ -228,6 +228,10 @@ const Manifest& Salvager::BuildManifest() {
                                                 " filesystem block(s) were served from older journal copies "
                                                 "(filesystem.journal_fallback: [block, transaction]); "
                                                 "they may predate the lost blocks"});
+  if (plan_.journal_overlay) {
+    if (std::string note = plan_.journal_overlay->journal().ScavengeNote(); !note.empty())
+      m.damage.push_back({"journal_fallback", note + "; blocks whose only copies lie beyond stay unreadable"});
+  }
   m.spool_path = cat_.spool_path;
   m.config_path = cat_.config_path;
   m.users.clear();

@@ -338,7 +338,7 @@ TEST(JournalScan, RandomDamageNeverBreaksTheWalker) {
     }
     EXPECT_LE(scan.committed.size(), 6u);
     auto all = ScavengeCopies(sb, 4096, jb.Reader());
-    for (const auto& [fsb, v] : all) EXPECT_LT(fsb, 4096u);
+    for (const auto& [fsb, v] : all.copies) EXPECT_LT(fsb, 4096u);
   }
 }
 
@@ -351,7 +351,10 @@ TEST(JournalScan, ScavengeFindsCheckpointedTransactions) {
   jb.Append(TxnSpec{{{100, jb.Fill(4)}}, {}, false});  // never committed
   jb.block(t3.data[0])[10] ^= 1;                         // bad copy: skipped
   jb.Begin(0, 5);                                        // clean journal: everything checkpointed
-  auto copies = ScavengeCopies(jb.superblock(), kFsBlocks, jb.Reader());
+  auto sc = ScavengeCopies(jb.superblock(), kFsBlocks, jb.Reader());
+  EXPECT_EQ(sc.gave_up, "");
+  EXPECT_EQ(sc.unreadable, 0u);
+  auto& copies = sc.copies;
   ASSERT_EQ(copies[100].size(), 2u);
   EXPECT_EQ(copies[100][0].sequence, 2u);  // newest first
   EXPECT_EQ(copies[100][1].sequence, 1u);
@@ -367,10 +370,39 @@ TEST(JournalScan, ScavengeLeavesOutRevokedCopies) {
   jb.Append(TxnSpec{{}, {200}, true});                // 200 freed ...
   jb.Append(TxnSpec{{{200, jb.Fill(5)}}, {}, true});  // ... and reused as metadata later
   jb.Begin(0, 6);
-  auto copies = ScavengeCopies(jb.superblock(), kFsBlocks, jb.Reader());
+  auto copies = ScavengeCopies(jb.superblock(), kFsBlocks, jb.Reader()).copies;
   EXPECT_FALSE(copies.count(100));
   ASSERT_EQ(copies[200].size(), 1u);
   EXPECT_EQ(copies[200][0].sequence, 5u);
+}
+
+// A journal area that cannot be read: each failing read may cost seconds of device
+// retries on a dying disk, so the scavenge gives up after its budget of unreadable blocks
+// and says so; copies found before the bad area are kept.
+TEST(JournalScan, ScavengeStopsOnItsErrorBudget) {
+  JournalBuilder jb(1024, 1024, Csum::kV3, true);
+  jb.Begin(1, 1);
+  jb.Append(TxnSpec{{{100, jb.Fill(1)}}, {}, true});
+  jb.Begin(0, 2);
+  JournalBlockReader good = jb.Reader();
+  uint32_t reads = 0;
+  JournalBlockReader failing = [&](uint32_t lblk, std::span<uint8_t> buf) -> Status {
+    ++reads;
+    if (lblk >= 10) return Error{Code::kIoError, "Input/output error"};
+    return good(lblk, buf);
+  };
+  auto sc = ScavengeCopies(jb.superblock(), kFsBlocks, failing, 16);
+  EXPECT_EQ(sc.unreadable, 16u);
+  EXPECT_LE(reads, 10u + 16u + 4u);  // the readable start, the budget, a parse's few reads
+  EXPECT_NE(sc.gave_up.find("after 16 unreadable journal blocks"), std::string::npos) << sc.gave_up;
+  ASSERT_EQ(sc.copies.count(100), 1u);  // transaction 1 sits before the bad area
+  EXPECT_EQ(sc.copies[100][0].sequence, 1u);
+
+  // Within its budget the whole log area is looked at.
+  reads = 0;
+  auto whole = ScavengeCopies(jb.superblock(), kFsBlocks, failing, 100000);
+  EXPECT_EQ(whole.gave_up, "");
+  EXPECT_EQ(whole.unreadable, 1024u - 10u);
 }
 
 }  // namespace

@@ -193,6 +193,30 @@ TEST_F(SalvageJournalFallback, UnreadableJournalCopyLeavesTheDamageReported) {
   EXPECT_EQ(m["totals"]["journal_fallback_files"], 0);
 }
 
+// A journal area that will not read: the look for older copies stops on its error
+// budget (64 unreadable journal blocks) instead of retrying the whole journal on a dying
+// disk, and the report says where it stopped.
+TEST_F(SalvageJournalFallback, UnreadableJournalAreaStopsOnTheErrorBudget) {
+  JournalBlock(itb_, 1);
+  Checkpoint();
+  std::set<unsigned long> bad = {itb_};
+  for (unsigned long lblk = 1; lblk <= 100; ++lblk) {  // the journal is not one extent here
+    const unsigned long phys = JournalPhysical(img_, lblk);
+    ASSERT_NE(phys, 0u) << lblk;
+    bad.insert(phys);
+  }
+  WriteBadmap(bad);
+  auto m = Run("out");
+  EXPECT_TRUE(m["filesystem"]["journal_fallback"].empty());
+  EXPECT_EQ(MissingInodes(m), static_cast<int>(in_itb_.size()));
+  std::string note;
+  for (const auto& d : m["filesystem"]["damage"])
+    if (d["kind"] == "journal_fallback") note = d["detail"];
+  EXPECT_NE(note.find("stopped looking for older journal copies at journal block 65 "), std::string::npos)
+      << m["filesystem"]["damage"].dump();
+  EXPECT_NE(note.find("after 64 unreadable journal blocks"), std::string::npos) << note;
+}
+
 TEST_F(SalvageJournalFallback, UnreadableReplayCopyFallsBackToTheOlderTransaction) {
   JournalBlock(itb_, 2);  // live log, not checkpointed: replay is on
   // Transaction 1: blocks 1-3, transaction 2: blocks 4-6; replay serves block 5.
