@@ -374,7 +374,9 @@ JournalSetup PrepareJournal(ext2_filsys plain, JournalMode mode, const std::stri
   }
   out.journal = *j;
   const JournalInfo& info = out.journal->info();
-  if (info.end != JournalEndName(JournalEnd::kClean) && info.end != JournalEndName(JournalEnd::kIncomplete))
+  // No journal (ext2, ext4 without has_journal): nothing was scanned, nothing ended on damage.
+  if (info.present && info.end != JournalEndName(JournalEnd::kClean) &&
+      info.end != JournalEndName(JournalEnd::kIncomplete))
     out.damage.push_back("journal log ends on damage (" + info.end + "): " + info.end_detail +
                          "; later transactions are not replayed");
   for (const auto& p : info.problems) out.damage.push_back("journal: " + p);

@@ -80,10 +80,10 @@ inline std::string Sha256(const std::string& path) {
   return std::string(hex, 64);
 }
 
-// mke2fs -d STAGE IMG SIZE with extra options (e.g. "-b 1024").
+// mke2fs -d STAGE IMG SIZE with extra options (e.g. "-b 1024") and filesystem type.
 inline void MakeImage(const std::string& stage, const std::string& img, const std::string& size,
-                      const std::string& opts = "-b 4096") {
-  auto r = Sh("/usr/sbin/mke2fs -F -q -t ext4 " + opts + " -d " + Quote(stage) + " " + Quote(img) + " " + size);
+                      const std::string& opts = "-b 4096", const std::string& type = "ext4") {
+  auto r = Sh("/usr/sbin/mke2fs -F -q -t " + type + " " + opts + " -d " + Quote(stage) + " " + Quote(img) + " " + size);
   ASSERT_EQ(r.rc, 0) << r.out;
 }
 
