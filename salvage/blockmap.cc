@@ -42,6 +42,7 @@ class Mapper {
   bool ReadNode(std::uint64_t blk, std::vector<std::uint8_t>* buf, std::string* why) {
     if (budget_ == 0) { *why = "block map larger than the file"; return false; }
     --budget_;
+    ++found_;  // an allocated map block, readable or not
     if (!PhysOk(blk, 1)) { *why = "map block " + std::to_string(blk) + " outside the filesystem"; return false; }
     buf->resize(fs_->blocksize);
     if (!ReadBlock(fs_, blk, buf->data())) { *why = "map block " + std::to_string(blk) + " unreadable"; return false; }
@@ -74,13 +75,17 @@ class Mapper {
         unsigned len = Le16(ent + 4);
         bool uninit = len > 32768;
         if (uninit) len -= 32768;
+        found_ += len;  // also past the end of the file (preallocated): i_blocks counts those
         std::uint64_t p = (std::uint64_t(Le16(ent + 6)) << 32) | Le32(ent + 8);
         AddRun(l, p, len, uninit);
       } else {
         std::uint64_t end = i + 1 < entries ? Le32(node + 12 + 12 * (i + 1)) : e;
         if (end <= l) end = e;  // unsorted index: fall back to the parent's end
         std::uint64_t child = (std::uint64_t(Le16(ent + 8)) << 32) | Le32(ent + 4);
-        if (l >= nblocks_) continue;
+        if (l >= nblocks_) {
+          uncounted_ = true;  // a subtree past the end, not read: its blocks are unknown
+          continue;
+        }
         std::vector<std::uint8_t> buf;
         std::string why;
         if (!ReadNode(child, &buf, &why)) { Bad(l, end, why); continue; }
@@ -95,7 +100,10 @@ class Mapper {
     const std::uint64_t apb = fs_->blocksize / 4;
     std::uint64_t span = 1;
     for (int i = 0; i < level; ++i) span *= apb;
-    if (level == 0) return AddRun(lstart, blk, 1, false);
+    if (level == 0) {
+      ++found_;
+      return AddRun(lstart, blk, 1, false);
+    }
     std::vector<std::uint8_t> buf;
     std::string why;
     if (!ReadNode(blk, &buf, &why)) return Bad(lstart, lstart + span, why);
@@ -105,6 +113,34 @@ class Mapper {
       if (l >= nblocks_) break;
       Indirect(Le32(buf.data() + 4 * i), level - 1, l);
     }
+  }
+
+  // A map block full of zeros (an indirect block zeroed by damage) reads as holes, not
+  // as damage. i_blocks still counts the blocks it mapped: when fewer blocks were found
+  // than the inode says it owns, the holes of the file are reported as possibly lost.
+  // Not for bigalloc (i_blocks counts clusters) or when a subtree went unread.
+  void CheckAllocated(const ext2_inode& inode) {
+    if (uncounted_ || ext2fs_has_feature_bigalloc(fs_->super)) return;
+    std::uint64_t raw = inode.i_blocks;
+    if (ext2fs_has_feature_huge_file(fs_->super)) raw |= std::uint64_t(inode.osd2.linux2.l_i_blocks_hi) << 32;
+    const std::uint64_t unit = (inode.i_flags & EXT4_HUGE_FILE_FL) ? fs_->blocksize : 512;
+    std::uint64_t owned = raw * unit / fs_->blocksize;
+    if (ext2fs_file_acl_block(fs_, &inode) != 0 && owned > 0) --owned;  // the xattr block
+    if (found_ >= owned) return;
+    std::vector<LogicalRange> known;
+    for (const auto& r : out_.runs) known.push_back({r.lblk, r.lblk + r.len});
+    known.insert(known.end(), out_.bad.begin(), out_.bad.end());
+    std::sort(known.begin(), known.end(), [](const LogicalRange& a, const LogicalRange& b) { return a.start < b.start; });
+    const std::string why = "block map: " + std::to_string(found_) + " of the " + std::to_string(owned) +
+                            " blocks the inode owns were found; its holes may be lost data";
+    std::uint64_t at = 0;
+    std::vector<LogicalRange> holes;
+    for (const auto& k : known) {
+      if (k.start > at) holes.push_back({at, k.start});
+      at = std::max(at, k.end);
+    }
+    if (at < nblocks_) holes.push_back({at, nblocks_});
+    for (const auto& h : holes) Bad(h.start, h.end, why);
   }
 
   // Sorts and merges in place (the vectors keep their capacity for the next file).
@@ -139,6 +175,8 @@ class Mapper {
  private:
   ext2_filsys fs_;
   std::uint64_t nblocks_, total_, budget_;
+  std::uint64_t found_ = 0;  // data and map blocks seen, for CheckAllocated
+  bool uncounted_ = false;
   BlockMap& out_;
 };
 
@@ -171,6 +209,7 @@ void MapBlocks(ext2_filsys fs, const ext2_inode& inode, std::uint64_t nblocks, B
     m.Indirect(Le32(iblock + 4 * EXT2_DIND_BLOCK), 2, EXT2_NDIR_BLOCKS + apb);
     m.Indirect(Le32(iblock + 4 * EXT2_TIND_BLOCK), 3, EXT2_NDIR_BLOCKS + apb + apb * apb);
   }
+  m.CheckAllocated(inode);
   m.Finish();
 }
 

@@ -60,6 +60,41 @@ TEST(SalvageDamage, ZeroedPrimarySuperblockRecoversEverything) {
   EXPECT_EQ(Manifest(t / "forced")["totals"]["files"], 60) << f.out;
 }
 
+// ext3 block maps: a zeroed double-indirect block reads as holes. The inode's block
+// count says the file owned those blocks, so the lost part is reported damaged (never
+// passed off as a sparse file); the bytes before it come back exact; a sparse file whose
+// map is whole is not flagged.
+TEST(SalvageDamage, ZeroedIndirectBlockIsReportedNotPassedOffAsHoles) {
+  TempDir t;
+  std::string big;
+  for (int i = 0; big.size() < (1u << 20); ++i) big += "line " + std::to_string(i) + " of a big message\r\n";
+  WriteText(t / "stage/big.", big);
+  WriteText(t / "stage/small.", "small message\r\n");
+  Sh("truncate -s 2M " + Quote(t / "stage/sparse") + " && printf end >> " + Quote(t / "stage/sparse"));
+  MakeImage(t / "stage", t / "img", "16M", "-b 1024", "ext3");
+  const std::string stat = Debugfs(t / "img", "stat /big.").out;
+  const auto at = stat.find("(DIND):");
+  ASSERT_NE(at, std::string::npos) << stat;
+  const unsigned long dind = std::stoul(stat.substr(at + 7));
+  Sh("dd if=/dev/zero of=" + Quote(t / "img") + " bs=1024 seek=" + std::to_string(dind) + " count=1 conv=notrunc");
+  const std::string before = Sha256(t / "img");
+  auto r = Salvage(t / "img", t / "out");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_EQ(Sha256(t / "img"), before);
+  const std::uint64_t intact = (12 + 256) * 1024;  // direct and single-indirect blocks
+  EXPECT_EQ(ReadText(t / "out/spool/big.").substr(0, intact), big.substr(0, intact));
+  EXPECT_EQ(ReadText(t / "out/spool/small."), "small message\r\n");
+  auto m = Manifest(t / "out");
+  std::map<std::string, nlohmann::json> files;
+  for (const auto& f : m["files"]) files[f["path"]] = f;
+  ASSERT_EQ(files["spool/big."]["damaged"].size(), 1u) << files["spool/big."].dump();
+  EXPECT_EQ(files["spool/big."]["damaged"][0][0], intact);
+  EXPECT_EQ(files["spool/big."]["damaged"][0][1], big.size() - intact);
+  EXPECT_TRUE(files["spool/sparse"]["damaged"].empty()) << files["spool/sparse"].dump();
+  EXPECT_TRUE(files["spool/small."]["damaged"].empty());
+  EXPECT_EQ(m["totals"]["damaged_files"], 1);
+}
+
 TEST(SalvageDamage, GarbageDirectoryBlockCostsOnlyItsEntriesAndTheScanFindsThem) {
   TempDir t;
   const int n = 400;
