@@ -110,6 +110,9 @@ std::string DescriptorProblem(ext2_filsys fs, dgrp_t g) {
     lo = ext2fs_group_first_block2(fs, g);
     hi = ext2fs_group_last_block2(fs, g);
   }
+  // The primary superblock's block holds no bitmap or inode table (a zeroed
+  // descriptor says block 0 for all three).
+  lo = std::max<blk64_t>(lo, fs->super->s_first_data_block + 1);
   const blk64_t bb = ext2fs_block_bitmap_loc(fs, g), ib = ext2fs_inode_bitmap_loc(fs, g),
                 it = ext2fs_inode_table_loc(fs, g);
   const blk64_t n = fs->inode_blocks_per_group;

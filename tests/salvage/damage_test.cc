@@ -95,6 +95,28 @@ TEST(SalvageDamage, ZeroedIndirectBlockIsReportedNotPassedOffAsHoles) {
   EXPECT_EQ(m["totals"]["damaged_files"], 1);
 }
 
+// The primary group descriptor block zeroed: every descriptor says block 0 for its
+// bitmaps and inode table. That must not pass as "sane": the backup copy (group 1) is
+// used and everything comes back.
+TEST(SalvageDamage, ZeroedGroupDescriptorBlockIsReplacedFromTheBackup) {
+  TempDir t;
+  for (int i = 0; i < 90; ++i) WriteText(t / ("stage/d" + std::to_string(i % 3) + "/" + Name(i)), "content of " + Name(i));
+  MakeImage(t / "stage", t / "img", "300M", "-b 4096");  // 3 groups: a backup in group 1
+  Sh("dd if=/dev/zero of=" + Quote(t / "img") + " bs=4096 seek=1 count=1 conv=notrunc");
+  const std::string before = Sha256(t / "img");
+  auto r = Salvage(t / "img", t / "out");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_EQ(Sha256(t / "img"), before);
+  for (int i = 0; i < 90; ++i)
+    EXPECT_EQ(ReadText(t / ("out/spool/d" + std::to_string(i % 3) + "/" + Name(i))), "content of " + Name(i));
+  auto m = Manifest(t / "out");
+  EXPECT_EQ(m["totals"]["files"], 90);
+  EXPECT_EQ(m["totals"]["incomplete_dirs"], 0);
+  ASSERT_FALSE(m["filesystem"]["damage"].empty());
+  EXPECT_NE(m["filesystem"]["damage"][0]["detail"].get<std::string>().find("group 0: inode table at block 0"),
+            std::string::npos) << m["filesystem"]["damage"].dump();
+}
+
 TEST(SalvageDamage, GarbageDirectoryBlockCostsOnlyItsEntriesAndTheScanFindsThem) {
   TempDir t;
   const int n = 400;
