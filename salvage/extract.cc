@@ -72,6 +72,27 @@ struct ItemOut {
   Status error;        // output-side failure (fatal for the group)
 };
 
+constexpr std::size_t kFlush = 2048;  // file records a worker hands to the store at once
+
+// One worker's share of a group's output (file records only until flushed).
+struct WorkerOut {
+  std::vector<FileRecord> files;
+  std::vector<FileRecord> shared;   // links > 1: remembered for later groups
+  std::vector<FileRecord> damaged;  // for ExtractDelta
+  std::vector<SymlinkRecord> symlinks;
+  std::vector<std::pair<std::size_t, DamageNote>> damage;  // by item
+  std::vector<std::int32_t> incomplete_parents;
+  Status error;                     // the first output-side failure (by item)
+  std::size_t error_item = 0;
+  Status store_error;
+  void FlushFiles(FileStore* store) {
+    if (files.empty()) return;
+    Status s = store->Add(std::move(files));
+    files.clear();
+    if (!s.ok() && store_error.ok()) store_error = std::move(s);
+  }
+};
+
 // An output path's directory and last component, without copying: base is
 // the tail of the path's own NUL-terminated buffer.
 struct OutName {
@@ -132,21 +153,28 @@ class GroupRunner {
     for (const auto& p : parents)
       if (Status s = env_.out->MakeDir(std::string(p)); !s.ok()) return s;
     if (env_.snapshot) env_.snapshot->phase = c_.group_names[group_];
-    outs_.assign(items_.size(), ItemOut{});
+    if (Status s = LoadPrevious(); !s.ok()) return s;
     // Workers take the next kChunk items from one counter, so together they
     // move through the group in inode (and mostly on-disk) order: one forward
     // stream for the kernel's readahead and for Prefetcher.
     const std::size_t n = items_.size();
     const int workers = static_cast<int>(std::min<std::size_t>(std::max(1, env_.jobs), (n + kChunk - 1) / kChunk));
+    std::vector<WorkerOut> wouts(static_cast<std::size_t>(std::max(1, workers)));
     std::atomic<std::size_t> next{0};
     Volume* pv = env_.pool->TryAcquire();
     std::optional<Prefetcher> prefetch;
     if (pv) prefetch.emplace(pv, n, [this](std::size_t i) { return items_[i].ino; }, &next, kPrefetchWindow);
     InArena(std::max(1, env_.jobs), [&] {
-      ParallelFor(0, static_cast<std::size_t>(std::max(1, workers)), [&](std::size_t) {
+      ParallelFor(0, wouts.size(), [&](std::size_t w) {
         Volume* v = env_.pool->Acquire();
+        WorkerOut& wo = wouts[w];
         for (std::size_t b; (b = next.fetch_add(kChunk)) < n;)
-          for (std::size_t i = b, e = std::min(n, b + kChunk); i < e; ++i) DoItem(*v, items_[i], &outs_[i]);
+          for (std::size_t i = b, e = std::min(n, b + kChunk); i < e; ++i) {
+            ItemOut o;
+            DoItem(*v, items_[i], &o);
+            Fold(i, std::move(o), &wo);
+          }
+        wo.FlushFiles(env_.files);
         env_.pool->Release(v);
       });
     });
@@ -154,26 +182,34 @@ class GroupRunner {
       prefetch.reset();  // joins its thread
       env_.pool->Release(pv);
     }
+    // The first failure in item order, as if the items had run one by one.
+    const WorkerOut* failed = nullptr;
+    for (const auto& wo : wouts)
+      if (!wo.error.ok() && (!failed || wo.error_item < failed->error_item)) failed = &wo;
+    if (failed) return failed->error;
+    for (const auto& wo : wouts)
+      if (!wo.store_error.ok()) return wo.store_error;
     std::vector<char> incomplete(c_.tree.nodes.size(), 0);
-    for (auto& o : outs_) {
-      if (!o.error.ok()) return o.error;
-      for (auto& f : o.files) {
-        if (o.share && env_.linked) env_.linked->emplace(f.ino, f);
-        res->files.push_back(std::move(f));
-      }
-      for (auto& s : o.symlinks) res->symlinks.push_back(std::move(s));
-      for (auto& d : o.damage) res->damage.push_back(std::move(d));
-      for (auto p : o.incomplete_parents) if (p >= 0) incomplete[p] = 1;
+    std::vector<std::pair<std::size_t, DamageNote>> damage;
+    for (auto& wo : wouts) {
+      if (env_.linked)
+        for (auto& f : wo.shared) env_.linked->emplace(f.ino, std::move(f));
+      for (auto& f : wo.damaged) res->damaged_files.push_back(std::move(f));
+      for (auto& sl : wo.symlinks) res->symlinks.push_back(std::move(sl));
+      for (auto& d : wo.damage) damage.push_back(std::move(d));
+      for (auto p : wo.incomplete_parents) if (p >= 0) incomplete[p] = 1;
     }
+    // One item's notes all come from one worker, in order.
+    std::stable_sort(damage.begin(), damage.end(), [](auto& a, auto& b) { return a.first < b.first; });
+    for (auto& d : damage) res->damage.push_back(std::move(d.second));
     if (env_.snapshot) {
       env_.snapshot->files_done += items_.size();
       env_.snapshot->bytes_done += bytes_.load();
     }
     FinishDirs(incomplete, res);
     env_.out->DropCache();  // bound open fds across thousands of groups
-    // Files stay in inode order (deterministic: outs_ is indexed by item); the
-    // manifest sorts all groups' files by path once, in parallel.
     std::sort(res->symlinks.begin(), res->symlinks.end(), [](auto& a, auto& b) { return a.path < b.path; });
+    std::sort(res->damaged_files.begin(), res->damaged_files.end(), [](auto& a, auto& b) { return a.path < b.path; });
     return {};
   }
 
@@ -194,6 +230,39 @@ class GroupRunner {
       if (items_.empty() || items_.back().ino != ino) items_.push_back({ino, k, 0});
       ++items_.back().count;
     }
+  }
+
+  // The previous run's records of this group's files (resume), by item.
+  Status LoadPrevious() {
+    if (!env_.previous || env_.out->dry_run() || items_.empty()) return {};
+    std::vector<std::pair<std::string_view, std::uint32_t>> keys(items_.size());
+    for (std::uint32_t i = 0; i < items_.size(); ++i) keys[i] = {c_.out[nodes_[items_[i].first]], i};
+    std::sort(keys.begin(), keys.end());
+    std::vector<std::string_view> paths(keys.size());
+    for (std::size_t k = 0; k < keys.size(); ++k) paths[k] = keys[k].first;
+    std::vector<PreviousFile> found;
+    if (Status s = env_.previous->Lookup(paths, &found); !s.ok()) return s;
+    prev_.assign(items_.size(), PreviousFile{});
+    for (std::size_t k = 0; k < keys.size(); ++k) prev_[keys[k].second] = std::move(found[k]);
+    return {};
+  }
+
+  // Moves item i's output into its worker's; file records go on to the store
+  // every kFlush of them.
+  void Fold(std::size_t i, ItemOut&& o, WorkerOut* wo) {
+    if (!o.error.ok() && (wo->error.ok() || i < wo->error_item)) {
+      wo->error = std::move(o.error);
+      wo->error_item = i;
+    }
+    for (auto& f : o.files) {
+      if (o.share && env_.linked) wo->shared.push_back(f);
+      if (!f.damaged.empty() || !f.problem.empty()) wo->damaged.push_back(f);
+      wo->files.push_back(std::move(f));
+    }
+    for (auto& sl : o.symlinks) wo->symlinks.push_back(std::move(sl));
+    for (auto& d : o.damage) wo->damage.emplace_back(i, std::move(d));
+    for (auto p : o.incomplete_parents) wo->incomplete_parents.push_back(p);
+    if (wo->files.size() >= kFlush) wo->FlushFiles(env_.files);
   }
 
   std::span<const std::int32_t> NodesOf(const Item& it) const {
@@ -294,12 +363,10 @@ class GroupRunner {
   }
 
   // True (and fills *rec) when the previous run's copy is complete and intact.
-  bool Resumable(const InodeInfo& in, const std::string& path, FileRecord* rec) {
-    if (!env_.previous || env_.out->dry_run()) return false;
-    auto p = env_.previous->find(path);
-    if (p == env_.previous->end() || !p->second.intact || p->second.ino != in.ino ||
-        p->second.size != in.size)
-      return false;
+  bool Resumable(const InodeInfo& in, const Item& it, const std::string& path, FileRecord* rec) {
+    if (prev_.empty()) return false;
+    const PreviousFile& p = prev_[static_cast<std::size_t>(&it - items_.data())];
+    if (!p.found || !p.intact || p.ino != in.ino || p.size != in.size) return false;
     const OutName on = SplitOut(path);
     bool owned = false;
     auto dfd = env_.out->DirFd(on.dir, &owned);
@@ -310,8 +377,8 @@ class GroupRunner {
     std::uint64_t size = 0;
     auto d = Sha1Fd(fd, &size);
     ::close(fd);
-    if (!d.ok() || size != in.size || ToHex(*d) != p->second.sha1) return false;
-    rec->sha1 = p->second.sha1;
+    if (!d.ok() || size != in.size || ToHex(*d) != p.sha1) return false;
+    rec->sha1 = p.sha1;
     return true;
   }
 
@@ -331,7 +398,7 @@ class GroupRunner {
     rec.mtime_ns = in.mtime.nsec;
     rec.inode_from_journal = in.from_journal;
     rec.inode_journal_sequence = in.journal_sequence;
-    if (!Resumable(in, primary, &rec)) {
+    if (!Resumable(in, it, primary, &rec)) {
       const OutName on = SplitOut(primary);
       int fd = -1;
       bool owned = false;
@@ -437,7 +504,7 @@ class GroupRunner {
   std::vector<std::int32_t> dirs_;
   std::vector<std::int32_t> nodes_;  // non-directory nodes, grouped by inode (see Item)
   std::vector<Item> items_;
-  std::vector<ItemOut> outs_;
+  std::vector<PreviousFile> prev_;  // by item; empty when not resuming
   std::atomic<std::uint64_t> bytes_{0}, files_{0};
   std::atomic<std::int64_t> last_ms_{0};
 };

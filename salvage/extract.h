@@ -12,15 +12,17 @@
 // while written; unreadable parts are written as zeros and listed as damaged
 // byte ranges. A file already complete from a previous run (same inode, size
 // and SHA1 as the previous manifest, and the output file still hashes to it)
-// is not read again. Files come in inode order, dirs and symlinks sorted by
-// path: the result is identical for any number of jobs (the manifest sorts
-// every group's files by path once).
+// is not read again; the previous run's records are looked up once per
+// group (salvage/previous.h). File records go to the FileStore as workers
+// finish them (a few thousand at a time, so a 180,000-file group is not held
+// in memory), which sorts them by path; dirs, symlinks and damage notes come
+// back in the GroupResult sorted by path (damage in item order): the result
+// is identical for any number of jobs.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -28,8 +30,10 @@
 
 #include "common/status.h"
 #include "salvage/catalog.h"
+#include "salvage/file_store.h"
 #include "salvage/manifest.h"
 #include "salvage/output.h"
+#include "salvage/previous.h"
 #include "salvage/volume.h"
 
 namespace mr::salvage {
@@ -66,7 +70,7 @@ class ProgressSink {
 };
 
 struct GroupResult {
-  std::vector<FileRecord> files;
+  std::vector<FileRecord> damaged_files;  // copies of the records with damage or a problem, by path
   std::vector<SymlinkRecord> symlinks;
   std::vector<DirRecord> dirs;
   std::vector<DamageNote> damage;
@@ -77,7 +81,8 @@ struct ExtractEnv {
   OutputTree* out = nullptr;
   HandlePool* pool = nullptr;
   int jobs = 1;
-  const std::map<std::string, PreviousFile>* previous = nullptr;
+  FileStore* files = nullptr;                 // receives every file record (REQUIRED)
+  const PreviousIndex* previous = nullptr;    // a killed run's files, for resume
   // Inodes extracted in earlier groups (hard links across users): ino -> record.
   std::unordered_map<std::uint32_t, FileRecord>* linked = nullptr;
   ProgressSink* progress = nullptr;

@@ -29,13 +29,28 @@ std::string JsonEscape(const std::string& s) {
   return d.substr(1, d.size() - 2);
 }
 
+MemoryFileSource::MemoryFileSource(std::vector<FileRecord> files) : files_(std::move(files)) {
+  std::stable_sort(files_.begin(), files_.end(), [](const FileRecord& a, const FileRecord& b) {
+    const int c = a.path.compare(b.path);
+    return c != 0 ? c < 0 : a.ino < b.ino;
+  });
+  for (const auto& f : files_) totals_.Add(f);
+}
+
+Status MemoryFileSource::ForEach(const std::function<bool(const FileRecord&)>& visit) {
+  for (const auto& f : files_)
+    if (!visit(f)) break;
+  return {};
+}
+
 Manifest::Totals Manifest::ComputeTotals() const {
   Totals t;
-  t.files = files.size();
-  for (const auto& f : files) {
-    t.bytes += f.size;
-    if (!f.damaged.empty()) ++t.damaged_files;
-    if (f.FromJournal()) ++t.journal_fallback_files;
+  if (files) {
+    const FileTotals ft = files->totals();
+    t.files = ft.files;
+    t.bytes = ft.bytes;
+    t.damaged_files = ft.damaged_files;
+    t.journal_fallback_files = ft.journal_fallback_files;
   }
   t.journal_fallback_blocks = journal_fallback.size();
   for (const auto& d : dirs)
@@ -67,6 +82,7 @@ class Emitter {
     return *this;
   }
   bool Finish() { Flush(); return ok_; }
+  bool ok() const { return ok_; }
 
  private:
   static constexpr size_t kChunk = 1 << 20;
@@ -91,13 +107,14 @@ std::string_view Sep(size_t i) { return i ? "," : ""; }
 
 }  // namespace
 
-std::string ManifestJson(const Manifest& m, const std::string& command) {
+Result<std::string> ManifestJson(const Manifest& m, const std::string& command) {
   std::string out;
-  EmitManifestJson(m, command, [&](std::string_view s) { out.append(s); return true; });
+  Status s = EmitManifestJson(m, command, [&](std::string_view p) { out.append(p); return true; });
+  if (!s.ok()) return s.error();
   return out;
 }
 
-bool EmitManifestJson(const Manifest& m, const std::string& command,
+Status EmitManifestJson(const Manifest& m, const std::string& command,
                       const std::function<bool(std::string_view)>& sink) {
   Emitter o(sink);
   o << "{\"tool\":\"mailrescue\",\"version\":";
@@ -139,9 +156,9 @@ bool EmitManifestJson(const Manifest& m, const std::string& command,
     o << "}";
   }
   o << "],\n\"files\":[";
-  for (size_t i = 0; i < m.files.size(); ++i) {
-    const auto& f = m.files[i];
-    o << Sep(i) << "\n {\"path\":";
+  size_t i = 0;
+  Status read = m.files ? m.files->ForEach([&](const FileRecord& f) {
+    o << Sep(i++) << "\n {\"path\":";
     o.Q(f.path) << ",\"ino\":" << f.ino << ",\"size\":" << f.size << ",\"sha1\":";
     o.Q(f.sha1) << ",\"mtime\":" << f.mtime << ",\"mtime_ns\":" << f.mtime_ns << ",\"damaged\":[";
     for (size_t k = 0; k < f.damaged.size(); ++k)
@@ -160,7 +177,9 @@ bool EmitManifestJson(const Manifest& m, const std::string& command,
       o << "}";
     }
     o << "}";
-  }
+    return o.ok();
+  }) : Status();
+  if (!read.ok()) return read;
   o << "],\n\"symlinks\":[";
   for (size_t i = 0; i < m.symlinks.size(); ++i) {
     o << Sep(i) << "\n {\"path\":";
@@ -183,16 +202,23 @@ bool EmitManifestJson(const Manifest& m, const std::string& command,
     << ",\"damaged_files\":" << t.damaged_files << ",\"incomplete_dirs\":" << t.incomplete_dirs
     << ",\"lost_found\":" << t.lost_found << ",\"journal_fallback_files\":" << t.journal_fallback_files
     << ",\"journal_fallback_blocks\":" << t.journal_fallback_blocks << "}}\n";
-  return o.Finish();
+  if (!o.Finish()) return Error{Code::kIoError, ""};
+  return {};
 }
 
 Status WriteManifest(const Manifest& m, const std::string& path) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   std::FILE* f = std::fopen(tmp.c_str(), "wbe");
   if (!f) return ErrnoError("write " + tmp, errno);
-  bool ok = EmitManifestJson(m, "salvage", [&](std::string_view s) {
+  Status emitted = EmitManifestJson(m, "salvage", [&](std::string_view s) {
     return std::fwrite(s.data(), 1, s.size(), f) == s.size();
   });
+  if (!emitted.ok() && !emitted.message().empty()) {  // the records, not the file, failed
+    std::fclose(f);
+    std::remove(tmp.c_str());
+    return emitted;
+  }
+  bool ok = emitted.ok();
   ok = std::fflush(f) == 0 && ok;
   ok = ::fsync(::fileno(f)) == 0 && ok;
   int e = errno;
@@ -203,27 +229,6 @@ Status WriteManifest(const Manifest& m, const std::string& path) {
     return ErrnoError("write " + path, e);
   }
   return {};
-}
-
-Result<std::map<std::string, PreviousFile>> ReadPreviousFiles(const std::string& path) {
-  auto data = ReadFile(path, 2ull << 30);
-  if (!data.ok()) return data.error();
-  nlohmann::json j = nlohmann::json::parse(data->begin(), data->end(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("files") || !j["files"].is_array())
-    return Error{Code::kCorrupt, path + ": not a salvage manifest"};
-  std::map<std::string, PreviousFile> out;
-  for (const auto& f : j["files"]) {
-    if (!f.is_object() || !f.contains("path") || !f["path"].is_string()) continue;
-    PreviousFile p;
-    p.ino = f.value("ino", 0u);
-    p.size = f.value("size", std::uint64_t(0));
-    p.sha1 = f.value("sha1", std::string());
-    // A file patched from the journal is read again: its marks are rebuilt.
-    p.intact = f.contains("damaged") && f["damaged"].is_array() && f["damaged"].empty() &&
-               !f.contains("journal_fallback");
-    out[f["path"].get<std::string>()] = std::move(p);
-  }
-  return out;
 }
 
 }  // namespace mr::salvage

@@ -1,15 +1,17 @@
 // manifest: salvage.json, exactly as docs/contracts.md ("salvage output")
-// describes it, plus a reader for resuming a killed run.
+// describes it (salvage/previous.h reads it back for resume).
 //
 // Written by streaming (no JSON DOM of 200,000 files in memory) to a temp
 // file renamed over DIR/salvage.json. Paths are relative to DIR. Records are
-// written sorted by path so the file is identical for any --jobs.
+// written sorted by path so the file is identical for any --jobs. File
+// records are not held in the Manifest: a FileSource hands them over in path
+// order (salvage/file_store.h keeps them on disk; MemoryFileSource below is
+// the in-memory one).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string_view>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,39 @@ struct FileRecord {
   bool inode_from_journal = false;
   std::uint32_t inode_journal_sequence = 0;
   bool FromJournal() const { return !journal_fallback.empty() || map_from_journal || inode_from_journal; }
+};
+
+// Counts over file records (the manifest's "totals" that depend on files).
+struct FileTotals {
+  std::uint64_t files = 0, bytes = 0, damaged_files = 0, journal_fallback_files = 0;
+  void Add(const FileRecord& f) {
+    ++files;
+    bytes += f.size;
+    if (!f.damaged.empty()) ++damaged_files;
+    if (f.FromJournal()) ++journal_fallback_files;
+  }
+};
+
+// File records in path order, for the manifest writer.
+class FileSource {
+ public:
+  virtual ~FileSource() = default;
+  // Visits the records in path order until visit returns false; an error
+  // only when the records could not be read back.
+  virtual Status ForEach(const std::function<bool(const FileRecord&)>& visit) = 0;
+  virtual FileTotals totals() const = 0;
+};
+
+// Records held in memory, sorted by path (then inode) on construction.
+class MemoryFileSource final : public FileSource {
+ public:
+  explicit MemoryFileSource(std::vector<FileRecord> files);
+  Status ForEach(const std::function<bool(const FileRecord&)>& visit) override;
+  FileTotals totals() const override { return totals_; }
+
+ private:
+  std::vector<FileRecord> files_;
+  FileTotals totals_;
 };
 
 struct DirRecord {
@@ -73,7 +108,7 @@ struct Manifest {
   std::vector<JournalCopy> journal_fallback;
   std::string spool_path, config_path;
   std::vector<DirRecord> dirs;
-  std::vector<FileRecord> files;
+  FileSource* files = nullptr;  // not owned; null: no files
   std::vector<SymlinkRecord> symlinks;
   std::vector<LostRecord> lost_found;
   std::vector<UserRecord> users;
@@ -85,20 +120,14 @@ struct Manifest {
   Totals ComputeTotals() const;
 };
 
-std::string ManifestJson(const Manifest& m, const std::string& command = "salvage");
-// Streams the JSON to `sink` in ~1 MiB pieces; false if the sink failed.
-bool EmitManifestJson(const Manifest& m, const std::string& command,
-                      const std::function<bool(std::string_view)>& sink);
+Result<std::string> ManifestJson(const Manifest& m, const std::string& command = "salvage");
+// Streams the JSON to `sink` in ~1 MiB pieces. kIoError with an empty
+// message when the sink failed (the caller names its file); the file
+// source's error when its records could not be read back.
+Status EmitManifestJson(const Manifest& m, const std::string& command,
+                        const std::function<bool(std::string_view)>& sink);
+// Temp file + rename: on any error `path` keeps its previous content.
 Status WriteManifest(const Manifest& m, const std::string& path);
-
-// Files of a previous run, by path (only what resume needs).
-struct PreviousFile {
-  std::uint32_t ino = 0;
-  std::uint64_t size = 0;
-  std::string sha1;
-  bool intact = false;
-};
-Result<std::map<std::string, PreviousFile>> ReadPreviousFiles(const std::string& path);
 
 std::string JsonEscape(const std::string& s);
 

@@ -19,19 +19,24 @@ Status WriteReport(const std::string& path, const Manifest& m) {
   if (path == "-") {
     std::fflush(stdout);
     std::cout.flush();
-    bool ok = EmitManifestJson(m, "salvage", [](std::string_view s) {
+    Status st = EmitManifestJson(m, "salvage", [](std::string_view s) {
       return std::fwrite(s.data(), 1, s.size(), stdout) == s.size();
     });
     std::fflush(stdout);
-    return ok ? Status() : Status(Error{Code::kIoError, "--report -: write failed"});
+    if (!st.ok() && !st.message().empty()) return st;
+    return st.ok() ? Status() : Status(Error{Code::kIoError, "--report -: write failed"});
   }
   std::FILE* f = std::fopen(path.c_str(), "wbe");
   if (!f) return Error{Code::kInvalidArgument, "--report " + path + ": cannot be written"};
-  bool ok = EmitManifestJson(m, "salvage", [&](std::string_view s) {
+  Status st = EmitManifestJson(m, "salvage", [&](std::string_view s) {
     return std::fwrite(s.data(), 1, s.size(), f) == s.size();
   });
-  ok = std::fclose(f) == 0 && ok;
-  return ok ? Status() : Status(Error{Code::kIoError, "--report " + path + ": write failed"});
+  const bool closed = std::fclose(f) == 0;
+  if (!st.ok() && !st.message().empty()) {  // the records could not be read back: no half report
+    std::remove(path.c_str());
+    return st;
+  }
+  return st.ok() && closed ? Status() : Status(Error{Code::kIoError, "--report " + path + ": write failed"});
 }
 
 std::string Human(std::uint64_t b) {
@@ -101,7 +106,13 @@ Result<RunOutcome> RunSalvage(const SalvageOptions& opts, const RunOptions& run,
     auto p = ReadUserList(*run.priority_file);  // validate now; re-read while running
     if (!p.ok()) return Error{Code::kInvalidArgument, "--priority " + p.error().message};
   }
-  auto s = Salvager::Open(opts);
+  SalvageOptions so = opts;
+  if (so.spill_dir.empty() && (so.dry_run || so.out_dir.empty()) && run.report && *run.report != "-") {
+    // A dry run writes nothing under DIR: spill beside the report.
+    const auto slash = run.report->rfind('/');
+    so.spill_dir = slash == std::string::npos ? "." : slash == 0 ? "/" : run.report->substr(0, slash);
+  }
+  auto s = Salvager::Open(so);
   if (!s.ok()) return s.error();
   Salvager& sv = **s;
   if (Status st = sv.Scan(); !st.ok()) return st.error();

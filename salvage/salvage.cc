@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <string_view>
 #include <thread>
@@ -106,6 +107,13 @@ Status Salvager::Scan() {
   pool_->Release(v);
   if (!cat.ok()) return cat.error();
   cat_ = std::move(*cat);
+  std::string spill = opts_.spill_dir;
+  if (spill.empty() && !opts_.dry_run) spill = opts_.out_dir;
+  if (spill.empty()) {
+    const char* t = std::getenv("TMPDIR");
+    spill = t && *t ? t : "/tmp";
+  }
+  files_ = std::make_unique<FileStore>(spill, opts_.spill_chunk);
   group_done_.assign(cat_.group_names.size(), 0);
   snapshot_.groups_total = cat_.group_names.size();
   if (!opts_.out_dir.empty()) {
@@ -114,8 +122,9 @@ Status Salvager::Scan() {
     out_ = std::move(*out);
     const std::string prev = opts_.out_dir + "/salvage.json";
     if (!opts_.dry_run && ::access(prev.c_str(), R_OK) == 0) {
-      auto p = ReadPreviousFiles(prev);
-      if (p.ok()) previous_ = std::move(*p);
+      // An unreadable or foreign manifest only means no resume: every file is read again.
+      auto p = PreviousIndex::Load(prev, spill);
+      if (p.ok() && (*p)->files() > 0) previous_ = std::move(*p);
     }
   } else {
     auto out = OutputTree::Open("", true);
@@ -166,22 +175,26 @@ Status Salvager::ExtractGroupOnce(std::int32_t group, ProgressSink* progress, Ex
   env.out = out_.get();
   env.pool = pool_.get();
   env.jobs = opts_.jobs;
-  env.previous = previous_.empty() ? nullptr : &previous_;
+  env.files = files_.get();
+  env.previous = previous_.get();
   env.linked = &linked_;
   env.progress = progress;
   env.snapshot = &snapshot_;
   GroupResult res;
-  if (Status s = ExtractGroup(group, env, &res); !s.ok()) return s;
+  Status st = ExtractGroup(group, env, &res);
+  if (st.ok()) st = files_->Seal();
+  if (!st.ok()) {
+    files_->Rollback();  // the group is not done: none of its records
+    return st;
+  }
   if (delta) {
     delta->dirs = res.dirs;
-    for (const auto& f : res.files)
-      if (!f.damaged.empty() || !f.problem.empty()) delta->damaged_files.push_back(f);
+    delta->damaged_files = std::move(res.damaged_files);
   }
   auto move_into = [](auto& dst, auto& src) {
     dst.insert(dst.end(), std::make_move_iterator(src.begin()), std::make_move_iterator(src.end()));
   };
   move_into(manifest_.dirs, res.dirs);
-  move_into(manifest_.files, res.files);
   move_into(manifest_.symlinks, res.symlinks);
   move_into(extract_damage_, res.damage);
   group_done_[group] = 1;
@@ -239,10 +252,10 @@ const Manifest& Salvager::BuildManifest() {
     m.users.push_back({cat_.group_names[g], group_done_[g] != 0});
   m.lost_found.clear();
   if (group_done_.size() > static_cast<size_t>(kGroupRest) && group_done_[kGroupRest]) m.lost_found = cat_.lost_found;
+  m.files = files_.get();  // sorted by the store
   // Groups append records in inode order. --jobs threads sort (path, index)
-  // pairs rather than the records themselves (moving 200,000 records with
-  // three strings each costs more than comparing their paths), then the
-  // records are moved once into place.
+  // pairs rather than the records themselves, then the records are moved
+  // once into place.
   InArena(std::max(1, opts_.jobs), [&] {
     auto sort_by_path = [](auto& v) {
       auto by_path = [](auto& a, auto& b) { return a.path < b.path; };
@@ -267,7 +280,6 @@ const Manifest& Salvager::BuildManifest() {
       }
     };
     sort_by_path(m.dirs);
-    sort_by_path(m.files);
     sort_by_path(m.symlinks);
     sort_by_path(m.lost_found);
   });

@@ -17,10 +17,13 @@
 // the spool's top directories' times last, so call it after the users.
 // A rerun into the same DIR resumes: files already complete per the previous
 // salvage.json (inode, size, SHA1 of the output) are not read again.
+// Memory: file records live in a FileStore (sorted runs in unlinked temporary
+// files in the spill directory) and the previous manifest in a PreviousIndex
+// (same directory), not on the heap; what grows with the filesystem is the
+// catalog (salvage/catalog.h).
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,7 +32,9 @@
 #include "common/status.h"
 #include "salvage/catalog.h"
 #include "salvage/extract.h"
+#include "salvage/file_store.h"
 #include "salvage/manifest.h"
+#include "salvage/previous.h"
 #include "salvage/source.h"
 #include "salvage/volume.h"
 
@@ -48,6 +53,10 @@ struct SalvageOptions {
   bool dry_run = false;                      // read and report, write nothing
   bool hash_source = false;                  // record sha256 of the source (slow on big devices)
   PreadFn source_read;                       // test seam: replaces pread on the source (faults)
+  // Where the file records and the resume index spill (unlinked temporary
+  // files); "" = out_dir when writing, else $TMPDIR or /tmp.
+  std::string spill_dir;
+  std::size_t spill_chunk = FileStore::kDefaultChunk;  // records held before a spill
 };
 
 // What one Extract* call added to the manifest, for callers that keep their
@@ -97,10 +106,11 @@ class Salvager {
   std::unique_ptr<OutputTree> out_;
   Catalog cat_;
   bool scanned_ = false;
-  std::map<std::string, PreviousFile> previous_;
+  std::unique_ptr<PreviousIndex> previous_;
+  std::unique_ptr<FileStore> files_;  // every file record of the groups done so far
   std::unordered_map<std::uint32_t, FileRecord> linked_;
   std::vector<char> group_done_;
-  Manifest manifest_;                 // records of the groups done so far
+  Manifest manifest_;                 // dirs, symlinks... of the groups done so far
   std::vector<DamageNote> extract_damage_;
   ProgressSnapshot snapshot_;
   std::string sha256_before_;
