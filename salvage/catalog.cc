@@ -64,10 +64,11 @@ class Builder {
     if (Status s = FindRoots(); !s.ok()) return s.error();
     RehomeDirs();
     RehomeFiles();
-    AssignPaths();
+    children_ = {};  // not needed any more: free it before the paths
+    if (Status s = AssignPaths(); !s.ok()) return s.error();
     c_.members.assign(c_.group_names.size(), {});
     for (std::int32_t i = 0; i < static_cast<std::int32_t>(c_.tree.nodes.size()); ++i)
-      if (c_.group[i] >= 0 && !c_.out[i].empty()) c_.members[c_.group[i]].push_back(i);
+      if (c_.group[i] >= 0 && c_.Extracted(i)) c_.members[c_.group[i]].push_back(i);
     for (const auto& d : c_.tree.dirs)
       if (!d.complete)
         c_.damage.push_back({"directory", c_.tree.PathOf(d.node) + ": " + d.problem});
@@ -360,21 +361,55 @@ class Builder {
     }
   }
 
-  void AssignPaths() {
+  // Output names given out so far, as (parent, name): two children of one
+  // parent with one sanitised name would be one path. (Different parents
+  // have different paths, so this is the same as comparing whole paths.)
+  struct NameKey {
+    std::int32_t parent;
+    std::string_view name;
+  };
+  struct TakenHash {
+    using is_transparent = void;
+    const Catalog* c;
+    std::size_t operator()(const NameKey& k) const {
+      return std::hash<std::string_view>{}(k.name) * 31 + static_cast<std::size_t>(k.parent);
+    }
+    std::size_t operator()(std::int32_t node) const { return (*this)(NameKey{c->tree.nodes[node].parent, c->OutName(node)}); }
+  };
+  struct TakenEq {
+    using is_transparent = void;
+    const Catalog* c;
+    NameKey Key(std::int32_t n) const { return {c->tree.nodes[n].parent, c->OutName(n)}; }
+    NameKey Key(const NameKey& k) const { return k; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      const NameKey x = Key(a), y = Key(b);
+      return x.parent == y.parent && x.name == y.name;
+    }
+  };
+
+  Status SetOut(std::int32_t k, std::string_view name, bool root) {
+    if (c_.out_names.size() + name.size() + 1 >= Catalog::kOutRoot)
+      return Error{Code::kUnsupported, "salvage: more than 2 GiB of output names"};
+    c_.out_name[k] = static_cast<std::uint32_t>(c_.out_names.size()) | (root ? Catalog::kOutRoot : 0);
+    c_.out_names.append(name).push_back('\0');
+    return {};
+  }
+
+  Status AssignPaths() {
     auto& nodes = c_.tree.nodes;
     const auto n = static_cast<std::int32_t>(nodes.size());
-    c_.out.assign(n, "");
+    c_.out_name.assign(n, Catalog::kNoOut);
+    c_.out_names.clear();
     c_.group.assign(n, kGroupNone);
     c_.group_names = {"(config)", "(rest)"};
     std::map<std::string, std::int32_t> user_group;
     std::vector<char> done(n, 0);
-    // Output paths given out so far: views of c_.out's strings (assigned once,
-    // never moved: c_.out is sized up front), not copies.
-    std::unordered_set<std::string_view> taken;
-    taken.reserve(static_cast<size_t>(n));
+    std::unordered_set<std::int32_t, TakenHash, TakenEq> taken(static_cast<size_t>(n), TakenHash{&c_}, TakenEq{&c_});
+    std::vector<std::int32_t> chain;
     for (std::int32_t i = 0; i < n; ++i) {
       // Climb to the nearest resolved ancestor, then resolve downwards.
-      std::vector<std::int32_t> chain;
+      chain.clear();
       std::int32_t cur = i;
       while (cur >= 0 && !done[cur] && chain.size() <= static_cast<size_t>(n)) {
         chain.push_back(cur);
@@ -385,43 +420,44 @@ class Builder {
         std::int32_t k = *it;
         const Node& nd = nodes[k];
         done[k] = 1;
+        Status st;
         if (k == spool_node_) {
-          c_.out[k] = "spool";
+          st = SetOut(k, "spool", true);
           c_.group[k] = kGroupRest;
         } else if (k == config_node_) {
-          c_.out[k] = "conf";
+          st = SetOut(k, "conf", true);
           c_.group[k] = kGroupConfig;
         } else if (nd.parent < 0) {
           if (k == 0) continue;  // the fs root outside the spool: not extracted
-          c_.out[k] = "lost+found/#" + std::to_string(nd.ino);
+          const std::string path = "lost+found/#" + std::to_string(nd.ino);
+          st = SetOut(k, path, true);
           c_.group[k] = kGroupRest;
-          c_.lost_found.push_back({c_.out[k], nd.ino,
+          c_.lost_found.push_back({path, nd.ino,
                                    std::string(nd.type == NodeType::kDir ? "directory" : "file") +
                                        " not reachable from the root and not placeable"});
-        } else if (!c_.out[nd.parent].empty()) {
+        } else if (c_.Extracted(nd.parent)) {
           bool unsafe = false;
-          const std::string& parent_out = c_.out[nd.parent];
-          const std::string name = SanitizeName(nd.name, &unsafe);
-          std::string path;
-          path.reserve(parent_out.size() + 1 + name.size());
-          path.append(parent_out).append(1, '/').append(name);
-          if (taken.count(path)) {
+          std::string name = SanitizeName(nd.name, &unsafe);
+          if (taken.count(NameKey{nd.parent, name})) {
             // Two entries with one name (a damaged directory, or a name equal to another's
             // encoded form): extracting both under it would lose the first one's bytes.
-            std::string alt = path + "%mr-dup-" + std::to_string(nd.ino);
-            if (taken.count(alt)) alt += "-" + std::to_string(k);
-            c_.damage.push_back({"name_collision", alt + ": a second entry named like " + path});
-            path = std::move(alt);
+            const std::string parent_out = c_.OutPath(nd.parent);
+            std::string alt = name + "%mr-dup-" + std::to_string(nd.ino);
+            if (taken.count(NameKey{nd.parent, alt})) alt += "-" + std::to_string(k);
+            c_.damage.push_back({"name_collision", parent_out + "/" + alt + ": a second entry named like " +
+                                                       parent_out + "/" + name});
+            name = std::move(alt);
           }
-          if (unsafe) {
+          st = SetOut(k, name, false);
+          if (unsafe && st.ok()) {
             const auto* raw = reinterpret_cast<const std::uint8_t*>(nd.name.data());
-            c_.damage.push_back({"unsafe_name", path + ": stored under an encoded name; the entry's "
+            c_.damage.push_back({"unsafe_name", c_.OutPath(k) + ": stored under an encoded name; the entry's "
                                  "name in hex: " + ToHex(std::span<const std::uint8_t>(raw, nd.name.size()))});
           }
-          c_.out[k] = std::move(path);
-          taken.insert(c_.out[k]);
+          taken.insert(k);
           c_.group[k] = c_.group[nd.parent];
         }
+        if (!st.ok()) return st;
         if (c_.group[k] != kGroupNone && c_.group[k] != kGroupConfig && nd.type == NodeType::kDir) {
           auto mb = mailboxes_.find(k);
           if (mb != mailboxes_.end()) {
@@ -438,6 +474,8 @@ class Builder {
         }
       }
     }
+    c_.out_names.shrink_to_fit();
+    return {};
   }
 
   ext2_filsys fs_;
@@ -451,6 +489,32 @@ class Builder {
 };
 
 }  // namespace
+
+void Catalog::OutPathInto(std::int32_t node, std::string* out) const {
+  out->clear();
+  if (node < 0 || !Extracted(node)) return;
+  std::size_t len = 0;
+  for (std::int32_t k = node;; k = tree.nodes[k].parent) {
+    len += OutName(k).size();
+    if (out_name[k] & kOutRoot) break;
+    ++len;  // '/'
+  }
+  out->resize(len);
+  std::size_t pos = len;
+  for (std::int32_t k = node;; k = tree.nodes[k].parent) {
+    const std::string_view name = OutName(k);
+    pos -= name.size();
+    std::memcpy(out->data() + pos, name.data(), name.size());
+    if (out_name[k] & kOutRoot) break;
+    (*out)[--pos] = '/';
+  }
+}
+
+std::string Catalog::OutPath(std::int32_t node) const {
+  std::string s;
+  OutPathInto(node, &s);
+  return s;
+}
 
 Result<std::vector<std::uint8_t>> ReadSmallFile(ext2_filsys fs, std::uint32_t ino, std::uint64_t cap,
                                                 bool* damaged) {

@@ -18,6 +18,9 @@
 //     everything else goes to lost+found/#<ino> with a note;
 //  5. output paths (sanitised names) and groups: config, rest, one per user.
 // The catalog is immutable afterwards and shared read-only by the extractors.
+// Output paths are not stored whole (that was ~100 bytes a file): each node
+// keeps the offset of its sanitised last component in one arena, and
+// OutPath() joins the components up the parent chain.
 #pragma once
 
 #include <ext2fs/ext2fs.h>
@@ -25,6 +28,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/cyrus_layout.h"
@@ -46,8 +50,16 @@ struct CatalogOptions {
 };
 
 struct Catalog {
+  static constexpr std::uint32_t kNoOut = 0xffffffffu;  // out_name: not extracted
+  static constexpr std::uint32_t kOutRoot = 0x80000000u;  // out_name: the path is this name alone
+
   Tree tree;
-  std::vector<std::string> out;            // per node: path relative to DIR, "" = not extracted
+  // Per node: offset in out_names of its output name (a sanitised entry
+  // name, or a whole prefix "spool", "conf", "lost+found/#<ino>" with
+  // kOutRoot), or kNoOut. A node without kOutRoot goes to
+  // OutPath(parent) + "/" + its name; its parent is always extracted.
+  std::vector<std::uint32_t> out_name;
+  std::string out_names;                   // NUL-terminated names
   std::vector<std::int32_t> group;         // per node
   std::vector<std::string> group_names;    // index = group id; users from kFirstUserGroup
   std::vector<std::vector<std::int32_t>> members;  // group id -> its extracted nodes, ascending
@@ -61,6 +73,16 @@ struct Catalog {
   std::uint64_t mailboxes = 0;
   std::uint64_t rehomed_dirs = 0, rehomed_files = 0;
   std::uint64_t live_inodes = 0;
+
+  bool Extracted(std::int32_t node) const { return out_name[node] != kNoOut; }
+  std::string_view OutName(std::int32_t node) const {
+    return std::string_view(out_names.c_str() + (out_name[node] & ~kOutRoot));
+  }
+  bool OutRoot(std::int32_t node) const { return out_name[node] != kNoOut && (out_name[node] & kOutRoot); }
+  // The node's path relative to DIR ("" when not extracted).
+  std::string OutPath(std::int32_t node) const;
+  // The same into *out, reusing its buffer (no allocation once it is big enough).
+  void OutPathInto(std::int32_t node, std::string* out) const;
 };
 
 // kInvalidArgument when an override path does not exist in the filesystem.

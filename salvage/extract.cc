@@ -72,6 +72,10 @@ struct ItemOut {
   Status error;        // output-side failure (fatal for the group)
 };
 
+// The output paths of the item a worker is on: its first name's, and
+// another name's (buffers reused: no allocation per file).
+thread_local std::string tl_primary, tl_other;
+
 constexpr std::size_t kFlush = 2048;  // file records a worker hands to the store at once
 
 // One worker's share of a group's output (file records only until flushed).
@@ -139,19 +143,25 @@ class GroupRunner {
   Status Run(GroupResult* res) {
     Collect();
     for (auto d : dirs_)
-      if (Status s = env_.out->MakeDir(c_.out[d]); !s.ok()) return s;
+      if (Status s = env_.out->MakeDir(c_.OutPath(d)); !s.ok()) return s;
     // Parents that are not nodes of this group (lost+found/, a folder in another group).
     // Neighbouring items mostly share one: skip repeats before the set.
-    std::set<std::string_view> parents;
-    std::string_view last;
+    std::set<std::string> parents;
+    std::int32_t last = -1;
     for (auto n : nodes_) {
-      std::string_view dir = SplitOut(c_.out[n]).dir;
-      if (dir.empty() || dir == last) continue;
-      last = dir;
-      parents.insert(dir);
+      if (c_.OutRoot(n)) {  // lost+found/#<ino>
+        const std::string_view name = c_.OutName(n);
+        const auto slash = name.rfind('/');
+        if (slash != std::string_view::npos) parents.emplace(name.substr(0, slash));
+        continue;
+      }
+      const std::int32_t p = c_.tree.nodes[n].parent;
+      if (p == last) continue;
+      last = p;
+      parents.insert(c_.OutPath(p));
     }
     for (const auto& p : parents)
-      if (Status s = env_.out->MakeDir(std::string(p)); !s.ok()) return s;
+      if (Status s = env_.out->MakeDir(p); !s.ok()) return s;
     if (env_.snapshot) env_.snapshot->phase = c_.group_names[group_];
     if (Status s = LoadPrevious(); !s.ok()) return s;
     // Workers take the next kChunk items from one counter, so together they
@@ -219,11 +229,16 @@ class GroupRunner {
       if (c_.tree.nodes[i].type == NodeType::kDir) dirs_.push_back(i);
       else nodes_.push_back(i);
     }
-    std::sort(dirs_.begin(), dirs_.end(), [&](auto a, auto b) { return c_.out[a] < c_.out[b]; });
+    {
+      std::vector<std::pair<std::string, std::int32_t>> by_path;
+      for (auto d : dirs_) by_path.emplace_back(c_.OutPath(d), d);
+      std::sort(by_path.begin(), by_path.end());
+      for (std::size_t k = 0; k < by_path.size(); ++k) dirs_[k] = by_path[k].second;
+    }
     // By inode, then (names of one inode) by output path.
     std::sort(nodes_.begin(), nodes_.end(), [&](auto a, auto b) {
       const std::uint32_t ia = c_.tree.nodes[a].ino, ib = c_.tree.nodes[b].ino;
-      return ia != ib ? ia < ib : c_.out[a] < c_.out[b];
+      return ia != ib ? ia < ib : c_.OutPath(a) < c_.OutPath(b);  // hard links only
     });
     for (std::uint32_t k = 0; k < nodes_.size(); ++k) {
       const std::uint32_t ino = c_.tree.nodes[nodes_[k]].ino;
@@ -235,8 +250,8 @@ class GroupRunner {
   // The previous run's records of this group's files (resume), by item.
   Status LoadPrevious() {
     if (!env_.previous || env_.out->dry_run() || items_.empty()) return {};
-    std::vector<std::pair<std::string_view, std::uint32_t>> keys(items_.size());
-    for (std::uint32_t i = 0; i < items_.size(); ++i) keys[i] = {c_.out[nodes_[items_[i].first]], i};
+    std::vector<std::pair<std::string, std::uint32_t>> keys(items_.size());
+    for (std::uint32_t i = 0; i < items_.size(); ++i) keys[i] = {c_.OutPath(nodes_[items_[i].first]), i};
     std::sort(keys.begin(), keys.end());
     std::vector<std::string_view> paths(keys.size());
     for (std::size_t k = 0; k < keys.size(); ++k) paths[k] = keys[k].first;
@@ -286,7 +301,8 @@ class GroupRunner {
   void DoItem(Volume& v, const Item& it, ItemOut* o) {
     ext2_filsys fs = v.fs();
     const auto names = NodesOf(it);
-    const std::string& primary = c_.out[names.front()];
+    c_.OutPathInto(names.front(), &tl_primary);
+    const std::string& primary = tl_primary;
     auto parents = [&] {
       for (auto n : names) o->incomplete_parents.push_back(c_.tree.nodes[n].parent);
     };
@@ -295,9 +311,10 @@ class GroupRunner {
       auto f = env_.linked->find(it.ino);
       if (f != env_.linked->end()) {
         for (auto n : names) {
-          if (Status s = LinkPaths(f->second.path, c_.out[n]); !s.ok()) { o->error = s; return; }
+          c_.OutPathInto(n, &tl_other);
+          if (Status s = LinkPaths(f->second.path, tl_other); !s.ok()) { o->error = s; return; }
           FileRecord r = f->second;
-          r.path = c_.out[n];
+          r.path = tl_other;
           o->files.push_back(std::move(r));
         }
         Tick(0);
@@ -332,14 +349,15 @@ class GroupRunner {
       } else {
         if (damaged) o->damage.push_back({"symlink", primary + ": target partly unreadable"});
         for (auto n : names) {
-          const OutName on = SplitOut(c_.out[n]);
+          c_.OutPathInto(n, &tl_other);
+          const OutName on = SplitOut(tl_other);
           bool owned = false;
           auto fd = env_.out->DirFd(on.dir, &owned);
           if (!fd.ok()) { o->error = fd.error(); return; }
           Status s = env_.out->Symlink(*target, *fd, on.base, MetaOf(*in));
           if (owned) ::close(*fd);
           if (!s.ok()) { o->error = s; return; }
-          o->symlinks.push_back({c_.out[n], it.ino, *target});
+          o->symlinks.push_back({tl_other, it.ino, *target});
         }
       }
     } else {
@@ -384,7 +402,7 @@ class GroupRunner {
 
   void DoFile(ext2_filsys fs, const InodeInfo& in, const Item& it, ItemOut* o) {
     const auto names = NodesOf(it);
-    const std::string& primary = c_.out[names.front()];
+    const std::string& primary = tl_primary;  // DoItem's: names.front()'s path
     FileRecord rec;
     rec.path = primary;
     rec.ino = in.ino;
@@ -458,9 +476,10 @@ class GroupRunner {
     }
     o->share = in.links > 1;
     for (std::size_t k = 1; k < names.size(); ++k) {
-      if (Status s = LinkPaths(primary, c_.out[names[k]]); !s.ok()) { o->error = s; return; }
+      c_.OutPathInto(names[k], &tl_other);
+      if (Status s = LinkPaths(primary, tl_other); !s.ok()) { o->error = s; return; }
       FileRecord extra = rec;
-      extra.path = c_.out[names[k]];
+      extra.path = tl_other;
       o->files.push_back(std::move(extra));
     }
     o->files.insert(o->files.begin(), std::move(rec));
@@ -473,7 +492,7 @@ class GroupRunner {
       const std::int32_t d = *it;
       const Node& n = c_.tree.nodes[d];
       DirRecord rec;
-      rec.path = c_.out[d];
+      rec.path = c_.OutPath(d);
       rec.ino = n.ino;
       std::int32_t di = c_.tree.DirIndex(d);
       if (di >= 0) {
