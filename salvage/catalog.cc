@@ -55,6 +55,11 @@ class Builder {
   Builder(ext2_filsys fs, const CatalogOptions& o) : fs_(fs), opts_(o) {}
 
   Result<Catalog> Run() {
+    // One node per used inode, roughly: reserved up front, the vector is
+    // never copied while growing (reserved pages cost no memory until used;
+    // a stale or damaged count only means some growth after all).
+    const std::uint64_t inodes = fs_->super->s_inodes_count, free_inodes = fs_->super->s_free_inodes_count;
+    c_.tree.nodes.reserve(static_cast<std::size_t>((free_inodes <= inodes ? inodes - free_inodes : inodes) + 1024));
     Walker w(fs_, &c_.tree);
     w.Walk(EXT2_ROOT_INO, -1, "");
     ScanLost(w);
@@ -64,11 +69,13 @@ class Builder {
     if (Status s = FindRoots(); !s.ok()) return s.error();
     RehomeDirs();
     RehomeFiles();
-    children_ = {};  // not needed any more: free it before the paths
+    children_ = {};  // not needed any more: free them before the paths
+    children_added_ = {};
     if (Status s = AssignPaths(); !s.ok()) return s.error();
     c_.members.assign(c_.group_names.size(), {});
     for (std::int32_t i = 0; i < static_cast<std::int32_t>(c_.tree.nodes.size()); ++i)
-      if (c_.group[i] >= 0 && c_.Extracted(i)) c_.members[c_.group[i]].push_back(i);
+      if (group_[i] >= 0 && c_.Extracted(i)) c_.members[group_[i]].push_back(i);
+    group_ = {};
     for (const auto& d : c_.tree.dirs)
       if (!d.complete)
         c_.damage.push_back({"directory", c_.tree.PathOf(d.node) + ": " + d.problem});
@@ -89,42 +96,62 @@ class Builder {
     auto reached = w.Reached();
     for (const auto& l : scan.lost) {
       if (IsDir(l.mode) || std::binary_search(reached.begin(), reached.end(), l.ino)) continue;
-      c_.tree.nodes.push_back(Node{l.ino, -1, TypeFromMode(l.mode), false, "#" + std::to_string(l.ino)});
-      c_.tree.lost.push_back(static_cast<std::int32_t>(c_.tree.nodes.size() - 1));
+      c_.tree.lost.push_back(c_.tree.Add(l.ino, -1, TypeFromMode(l.mode), false, "#" + std::to_string(l.ino)));
     }
     std::erase(c_.tree.lost, -1);
-    c_.tree.dir_index_of_node.resize(c_.tree.nodes.size(), -1);
   }
+
+  static std::uint32_t NameHash(std::string_view name) {
+    return static_cast<std::uint32_t>(std::hash<std::string_view>{}(name));
+  }
+
+  // Children by (parent, name): entries sorted by (parent, name hash, node),
+  // 12 bytes a node (a map of names per directory cost ~90). An entry counts
+  // only while its node still has that parent and name (Reparent moves nodes);
+  // links made after the build are in children_added_. Of two entries with
+  // one name in one directory, the later node is the child.
+  struct ChildEntry {
+    std::int32_t parent;
+    std::uint32_t hash;
+    std::int32_t node;
+    auto operator<=>(const ChildEntry&) const = default;
+  };
 
   void BuildChildren() {
     children_.clear();
+    children_.reserve(c_.tree.nodes.size());
     for (std::int32_t i = 0; i < static_cast<std::int32_t>(c_.tree.nodes.size()); ++i) {
       const auto& n = c_.tree.nodes[i];
-      if (n.parent >= 0) children_[n.parent][n.name] = i;
+      if (n.parent >= 0) children_.push_back({n.parent, NameHash(c_.tree.Name(i)), i});
     }
+    std::sort(children_.begin(), children_.end());
   }
 
-  std::int32_t Child(std::int32_t dir, const std::string& name) const {
-    auto it = children_.find(dir);
-    if (it == children_.end()) return -1;
-    auto jt = it->second.find(name);
-    return jt == it->second.end() ? -1 : jt->second;
+  bool IsChild(std::int32_t node, std::int32_t dir, std::string_view name) const {
+    return c_.tree.nodes[node].parent == dir && c_.tree.Name(node) == name;
+  }
+
+  std::int32_t Child(std::int32_t dir, std::string_view name) const {
+    auto a = children_added_.find(std::make_pair(dir, std::string(name)));
+    if (a != children_added_.end() && IsChild(a->second, dir, name)) return a->second;
+    const std::uint32_t h = NameHash(name);
+    auto lo = std::lower_bound(children_.begin(), children_.end(), ChildEntry{dir, h, -1});
+    std::int32_t found = -1;
+    for (auto it = lo; it != children_.end() && it->parent == dir && it->hash == h; ++it)
+      if (IsChild(it->node, dir, name)) found = it->node;
+    return found;
   }
 
   void Reparent(std::int32_t node, std::int32_t parent, const std::string& name) {
-    auto& n = c_.tree.nodes[node];
-    if (n.parent >= 0) children_[n.parent].erase(n.name);
-    n.parent = parent;
-    n.name = name;
-    children_[parent][name] = node;
+    c_.tree.nodes[node].parent = parent;
+    c_.tree.SetName(node, name);
+    children_added_[std::make_pair(parent, name)] = node;
   }
 
   std::int32_t AddSynthetic(std::int32_t parent, const std::string& name) {
-    c_.tree.nodes.push_back(Node{0, parent, NodeType::kDir, false, name});
-    auto idx = static_cast<std::int32_t>(c_.tree.nodes.size() - 1);
-    children_[parent][name] = idx;
-    c_.tree.dir_index_of_node.resize(c_.tree.nodes.size(), -1);
-    c_.tree.dir_index_of_node[idx] = static_cast<std::int32_t>(c_.tree.dirs.size());
+    auto idx = c_.tree.Add(0, parent, NodeType::kDir, false, name);
+    children_added_[std::make_pair(parent, name)] = idx;
+    c_.tree.SetDirIndex(idx, static_cast<std::int32_t>(c_.tree.dirs.size()));
     c_.tree.dirs.push_back({idx, false, "created by salvage: the original directory was lost"});
     return idx;
   }
@@ -133,7 +160,8 @@ class Builder {
     for (std::int32_t i = 0; i < static_cast<std::int32_t>(c_.tree.nodes.size()); ++i) {
       const auto& n = c_.tree.nodes[i];
       if (n.type != NodeType::kFile || n.parent < 0) continue;
-      if (n.name == "cyrus.header") {
+      const std::string_view name = c_.tree.Name(i);
+      if (name == "cyrus.header") {
         bool damaged = false;
         auto data = ReadSmallFile(fs_, n.ino, 1 << 20, &damaged);
         if (!data.ok()) continue;
@@ -141,7 +169,7 @@ class Builder {
         if (!h.ok()) continue;
         mailboxes_[n.parent] = MailboxInfo{h->name, h->uniqueid};
         header_crc_[Crc32(*data)] = n.parent;
-      } else if (n.name == "mailboxes.db" && config_node_ < 0 && PathUnderRoot(n.parent)) {
+      } else if (name == "mailboxes.db" && config_node_ < 0 && PathUnderRoot(n.parent)) {
         config_node_ = n.parent;
       }
     }
@@ -285,8 +313,9 @@ class Builder {
     std::unordered_map<std::string, std::int32_t> uuid_dirs;
     for (const auto& d : c_.tree.dirs) {
       const Node& n = c_.tree.nodes[d.node];
-      if (n.parent >= 0 && n.name.size() >= 8 && Child(d.node, "cyrus.header") < 0 && PathUnderRoot(d.node))
-        uuid_dirs.emplace(n.name, d.node);
+      const std::string_view name = c_.tree.Name(d.node);
+      if (n.parent >= 0 && name.size() >= 8 && Child(d.node, "cyrus.header") < 0 && PathUnderRoot(d.node))
+        uuid_dirs.emplace(std::string(name), d.node);
     }
     std::vector<std::pair<std::int32_t, std::vector<std::uint8_t>>> indexes;
     for (auto f : files) {
@@ -364,31 +393,43 @@ class Builder {
   // Output names given out so far, as (parent, name): two children of one
   // parent with one sanitised name would be one path. (Different parents
   // have different paths, so this is the same as comparing whole paths.)
-  struct NameKey {
-    std::int32_t parent;
-    std::string_view name;
-  };
-  struct TakenHash {
-    using is_transparent = void;
-    const Catalog* c;
-    std::size_t operator()(const NameKey& k) const {
-      return std::hash<std::string_view>{}(k.name) * 31 + static_cast<std::size_t>(k.parent);
+  // Open addressing over node ids, 8 bytes a node at most half full (a
+  // std::unordered_set of them cost ~40).
+  class TakenNames {
+   public:
+    TakenNames(const Catalog& c, std::size_t n) : c_(c) {
+      std::size_t cap = 16;
+      while (cap < 2 * n + 2) cap <<= 1;
+      slots_.assign(cap, -1);
     }
-    std::size_t operator()(std::int32_t node) const { return (*this)(NameKey{c->tree.nodes[node].parent, c->OutName(node)}); }
-  };
-  struct TakenEq {
-    using is_transparent = void;
-    const Catalog* c;
-    NameKey Key(std::int32_t n) const { return {c->tree.nodes[n].parent, c->OutName(n)}; }
-    NameKey Key(const NameKey& k) const { return k; }
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const {
-      const NameKey x = Key(a), y = Key(b);
-      return x.parent == y.parent && x.name == y.name;
+    bool Has(std::int32_t parent, std::string_view name) const {
+      for (std::size_t i = Hash(parent, name);; i = (i + 1) & (slots_.size() - 1)) {
+        const std::int32_t k = slots_[i];
+        if (k < 0) return false;
+        if (c_.tree.nodes[k].parent == parent && c_.OutName(k) == name) return true;
+      }
     }
+    // REQUIRES: fewer than n inserts in all; k's output name is set.
+    void Insert(std::int32_t k) {
+      std::size_t i = Hash(c_.tree.nodes[k].parent, c_.OutName(k));
+      while (slots_[i] >= 0) i = (i + 1) & (slots_.size() - 1);
+      slots_[i] = k;
+    }
+
+   private:
+    std::size_t Hash(std::int32_t parent, std::string_view name) const {
+      const std::size_t h = std::hash<std::string_view>{}(name) ^ (static_cast<std::size_t>(parent) * 0x9e3779b97f4a7c15ull);
+      return (h ^ (h >> 29)) & (slots_.size() - 1);
+    }
+    const Catalog& c_;
+    std::vector<std::int32_t> slots_;
   };
 
   Status SetOut(std::int32_t k, std::string_view name, bool root) {
+    if (!root && name == c_.tree.Name(k)) {  // most names: nothing to store
+      c_.out_name[k] = Catalog::kOutSame;
+      return {};
+    }
     if (c_.out_names.size() + name.size() + 1 >= Catalog::kOutRoot)
       return Error{Code::kUnsupported, "salvage: more than 2 GiB of output names"};
     c_.out_name[k] = static_cast<std::uint32_t>(c_.out_names.size()) | (root ? Catalog::kOutRoot : 0);
@@ -401,11 +442,11 @@ class Builder {
     const auto n = static_cast<std::int32_t>(nodes.size());
     c_.out_name.assign(n, Catalog::kNoOut);
     c_.out_names.clear();
-    c_.group.assign(n, kGroupNone);
+    group_.assign(n, kGroupNone);
     c_.group_names = {"(config)", "(rest)"};
     std::map<std::string, std::int32_t> user_group;
     std::vector<char> done(n, 0);
-    std::unordered_set<std::int32_t, TakenHash, TakenEq> taken(static_cast<size_t>(n), TakenHash{&c_}, TakenEq{&c_});
+    TakenNames taken(c_, static_cast<std::size_t>(n));
     std::vector<std::int32_t> chain;
     for (std::int32_t i = 0; i < n; ++i) {
       // Climb to the nearest resolved ancestor, then resolve downwards.
@@ -423,42 +464,43 @@ class Builder {
         Status st;
         if (k == spool_node_) {
           st = SetOut(k, "spool", true);
-          c_.group[k] = kGroupRest;
+          group_[k] = kGroupRest;
         } else if (k == config_node_) {
           st = SetOut(k, "conf", true);
-          c_.group[k] = kGroupConfig;
+          group_[k] = kGroupConfig;
         } else if (nd.parent < 0) {
           if (k == 0) continue;  // the fs root outside the spool: not extracted
           const std::string path = "lost+found/#" + std::to_string(nd.ino);
           st = SetOut(k, path, true);
-          c_.group[k] = kGroupRest;
+          group_[k] = kGroupRest;
           c_.lost_found.push_back({path, nd.ino,
                                    std::string(nd.type == NodeType::kDir ? "directory" : "file") +
                                        " not reachable from the root and not placeable"});
         } else if (c_.Extracted(nd.parent)) {
           bool unsafe = false;
-          std::string name = SanitizeName(nd.name, &unsafe);
-          if (taken.count(NameKey{nd.parent, name})) {
+          const std::string_view raw_name = c_.tree.Name(k);
+          std::string name = SanitizeName(raw_name, &unsafe);
+          if (taken.Has(nd.parent, name)) {
             // Two entries with one name (a damaged directory, or a name equal to another's
             // encoded form): extracting both under it would lose the first one's bytes.
             const std::string parent_out = c_.OutPath(nd.parent);
             std::string alt = name + "%mr-dup-" + std::to_string(nd.ino);
-            if (taken.count(NameKey{nd.parent, alt})) alt += "-" + std::to_string(k);
+            if (taken.Has(nd.parent, alt)) alt += "-" + std::to_string(k);
             c_.damage.push_back({"name_collision", parent_out + "/" + alt + ": a second entry named like " +
                                                        parent_out + "/" + name});
             name = std::move(alt);
           }
           st = SetOut(k, name, false);
           if (unsafe && st.ok()) {
-            const auto* raw = reinterpret_cast<const std::uint8_t*>(nd.name.data());
+            const auto* raw = reinterpret_cast<const std::uint8_t*>(raw_name.data());
             c_.damage.push_back({"unsafe_name", c_.OutPath(k) + ": stored under an encoded name; the entry's "
-                                 "name in hex: " + ToHex(std::span<const std::uint8_t>(raw, nd.name.size()))});
+                                 "name in hex: " + ToHex(std::span<const std::uint8_t>(raw, raw_name.size()))});
           }
-          taken.insert(k);
-          c_.group[k] = c_.group[nd.parent];
+          if (st.ok()) taken.Insert(k);
+          group_[k] = group_[nd.parent];
         }
         if (!st.ok()) return st;
-        if (c_.group[k] != kGroupNone && c_.group[k] != kGroupConfig && nd.type == NodeType::kDir) {
+        if (group_[k] != kGroupNone && group_[k] != kGroupConfig && nd.type == NodeType::kDir) {
           auto mb = mailboxes_.find(k);
           if (mb != mailboxes_.end()) {
             std::string user = mr::UserOf(mb->second.name);
@@ -468,7 +510,7 @@ class Builder {
                 ut->second = static_cast<std::int32_t>(c_.group_names.size());
                 c_.group_names.push_back(user);
               }
-              c_.group[k] = ut->second;
+              group_[k] = ut->second;
             }
           }
         }
@@ -481,7 +523,9 @@ class Builder {
   ext2_filsys fs_;
   const CatalogOptions& opts_;
   Catalog c_;
-  std::unordered_map<std::int32_t, std::map<std::string, std::int32_t>> children_;
+  std::vector<std::int32_t> group_;  // per node, until members are built
+  std::vector<ChildEntry> children_;
+  std::map<std::pair<std::int32_t, std::string>, std::int32_t> children_added_;
   std::map<std::int32_t, MailboxInfo> mailboxes_;
   std::unordered_map<std::uint32_t, std::int32_t> header_crc_;  // CRC32 of cyrus.header -> folder
   std::int32_t spool_node_ = 0;
@@ -496,7 +540,7 @@ void Catalog::OutPathInto(std::int32_t node, std::string* out) const {
   std::size_t len = 0;
   for (std::int32_t k = node;; k = tree.nodes[k].parent) {
     len += OutName(k).size();
-    if (out_name[k] & kOutRoot) break;
+    if (OutRoot(k)) break;
     ++len;  // '/'
   }
   out->resize(len);
@@ -505,7 +549,7 @@ void Catalog::OutPathInto(std::int32_t node, std::string* out) const {
     const std::string_view name = OutName(k);
     pos -= name.size();
     std::memcpy(out->data() + pos, name.data(), name.size());
-    if (out_name[k] & kOutRoot) break;
+    if (OutRoot(k)) break;
     (*out)[--pos] = '/';
   }
 }

@@ -51,16 +51,17 @@ struct CatalogOptions {
 
 struct Catalog {
   static constexpr std::uint32_t kNoOut = 0xffffffffu;  // out_name: not extracted
+  static constexpr std::uint32_t kOutSame = 0xfffffffeu;  // out_name: the entry's own name (safe as it is)
   static constexpr std::uint32_t kOutRoot = 0x80000000u;  // out_name: the path is this name alone
 
   Tree tree;
-  // Per node: offset in out_names of its output name (a sanitised entry
-  // name, or a whole prefix "spool", "conf", "lost+found/#<ino>" with
-  // kOutRoot), or kNoOut. A node without kOutRoot goes to
-  // OutPath(parent) + "/" + its name; its parent is always extracted.
+  // Per node: kOutSame (its output name is its entry name), the offset in
+  // out_names of its output name (a sanitised or de-duplicated entry name,
+  // or a whole prefix "spool", "conf", "lost+found/#<ino>" with kOutRoot), or
+  // kNoOut. A node without kOutRoot goes to OutPath(parent) + "/" + its
+  // name; its parent is always extracted.
   std::vector<std::uint32_t> out_name;
-  std::string out_names;                   // NUL-terminated names
-  std::vector<std::int32_t> group;         // per node
+  std::string out_names;                   // NUL-terminated names that differ from the entry's
   std::vector<std::string> group_names;    // index = group id; users from kFirstUserGroup
   std::vector<std::vector<std::int32_t>> members;  // group id -> its extracted nodes, ascending
   std::vector<LostRecord> lost_found;      // placement notes for lost+found roots
@@ -76,9 +77,12 @@ struct Catalog {
 
   bool Extracted(std::int32_t node) const { return out_name[node] != kNoOut; }
   std::string_view OutName(std::int32_t node) const {
+    if (out_name[node] == kOutSame) return tree.Name(node);
     return std::string_view(out_names.c_str() + (out_name[node] & ~kOutRoot));
   }
-  bool OutRoot(std::int32_t node) const { return out_name[node] != kNoOut && (out_name[node] & kOutRoot); }
+  bool OutRoot(std::int32_t node) const {
+    return out_name[node] != kNoOut && out_name[node] != kOutSame && (out_name[node] & kOutRoot);
+  }
   // The node's path relative to DIR ("" when not extracted).
   std::string OutPath(std::int32_t node) const;
   // The same into *out, reusing its buffer (no allocation once it is big enough).

@@ -4,23 +4,45 @@
 // node 0; every lost directory or file found by the inode scan becomes a root
 // of its own (parent -1) until rehome decides where it goes. A node's name is
 // the raw on-disk name (sanitised only when an output path is built).
+// Memory: a node is 16 bytes; names live in a NameArena (1 MiB blocks, never
+// moved, 32-bit offsets), so the tree costs ~16 bytes + the name per entry
+// and growing it never copies the names.
 // Plain data; no libext2fs types.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace mr::salvage {
 
 enum class NodeType : std::uint8_t { kUnknown, kFile, kDir, kSymlink, kOther };
 
+// Append-only byte arena; Add returns a 32-bit handle valid for its lifetime.
+class NameArena {
+ public:
+  static constexpr std::uint32_t kBlockBits = 20;  // 1 MiB blocks; a name is < 64 KiB
+  std::uint32_t Add(std::string_view s);
+  std::string_view Get(std::uint32_t at, std::uint16_t len) const {
+    if (len == 0) return {};
+    return std::string_view(blocks_[at >> kBlockBits].get() + (at & ((1u << kBlockBits) - 1)), len);
+  }
+
+ private:
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::uint32_t used_ = 0;  // bytes used in the last block
+};
+
 struct Node {
   std::uint32_t ino = 0;
   std::int32_t parent = -1;
+  std::uint32_t name_at = 0;   // in Tree::names
+  std::uint16_t name_len = 0;
   NodeType type = NodeType::kUnknown;
   bool resynced = false;  // came from a garbled directory block; verify against the inode
-  std::string name;
 };
 
 struct DirState {
@@ -32,15 +54,26 @@ struct DirState {
 
 struct Tree {
   std::vector<Node> nodes;
+  NameArena names;
   std::vector<DirState> dirs;          // one per directory whose listing was read
   std::vector<std::int32_t> lost;      // roots found by the inode scan (files and dirs)
   std::vector<std::uint32_t> lost_parent_hint;  // parallel to lost: ".." of a lost dir, or 0
+
+  // Appends a node; returns its index. Names longer than 65535 bytes are cut
+  // (ext2/3/4 names are at most 255).
+  std::int32_t Add(std::uint32_t ino, std::int32_t parent, NodeType type, bool resynced, std::string_view name);
+  std::string_view Name(std::int32_t node) const { return names.Get(nodes[node].name_at, nodes[node].name_len); }
+  void SetName(std::int32_t node, std::string_view name);
 
   // "/a/b" for nodes under node 0, "#<ino>/a" for nodes under a lost root.
   std::string PathOf(std::int32_t node) const;
   // Index into dirs for a directory node, or -1.
   std::int32_t DirIndex(std::int32_t node) const;
-  std::vector<std::int32_t> dir_index_of_node;  // node -> dirs index or -1
+  void SetDirIndex(std::int32_t node, std::int32_t dir) { dir_index_of_node_[node] = dir; }
+
+ private:
+  // Only directories are in it (a vector over all nodes cost 4 bytes a file).
+  std::unordered_map<std::int32_t, std::int32_t> dir_index_of_node_;
 };
 
 }  // namespace mr::salvage

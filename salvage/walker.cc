@@ -40,8 +40,7 @@ NodeType TypeFromMode(std::uint16_t mode) {
 
 std::int32_t Walker::AddNode(std::uint32_t ino, std::int32_t parent, NodeType t, std::string name,
                              bool resynced) {
-  tree_->nodes.push_back(Node{ino, parent, t, resynced, std::move(name)});
-  return static_cast<std::int32_t>(tree_->nodes.size() - 1);
+  return tree_->Add(ino, parent, t, resynced, name);
 }
 
 std::vector<std::uint32_t> Walker::Reached() const {
@@ -166,7 +165,7 @@ void Walker::ReadDir(std::int32_t node, std::vector<std::int32_t>* subdirs) {
           });
           if (it != tree_->lost.end()) {
             tree_->nodes[*it].parent = node;
-            tree_->nodes[*it].name = e.name;
+            tree_->SetName(*it, e.name);
             *it = -1;
           } else {
             notes_.push_back({"directory_loop", "directory inode " + std::to_string(e.ino) +
@@ -181,9 +180,7 @@ void Walker::ReadDir(std::int32_t node, std::vector<std::int32_t>* subdirs) {
       }
     }
   }
-  if (tree_->dir_index_of_node.size() < tree_->nodes.size())
-    tree_->dir_index_of_node.resize(tree_->nodes.size(), -1);
-  tree_->dir_index_of_node[node] = static_cast<std::int32_t>(tree_->dirs.size());
+  tree_->SetDirIndex(node, static_cast<std::int32_t>(tree_->dirs.size()));
   tree_->dirs.push_back(std::move(st));
 }
 
