@@ -203,7 +203,8 @@ class GroupRunner {
     std::vector<std::pair<std::size_t, DamageNote>> damage;
     for (auto& wo : wouts) {
       if (env_.linked)
-        for (auto& f : wo.shared) env_.linked->emplace(f.ino, std::move(f));
+        for (auto& f : wo.shared)
+          if (Status ls = env_.linked->Put(f); !ls.ok()) return ls;
       for (auto& f : wo.damaged) res->damaged_files.push_back(std::move(f));
       for (auto& sl : wo.symlinks) res->symlinks.push_back(std::move(sl));
       for (auto& d : wo.damage) damage.push_back(std::move(d));
@@ -212,6 +213,8 @@ class GroupRunner {
     // One item's notes all come from one worker, in order.
     std::stable_sort(damage.begin(), damage.end(), [](auto& a, auto& b) { return a.first < b.first; });
     for (auto& d : damage) res->damage.push_back(std::move(d.second));
+    if (env_.linked)
+      if (Status ls = env_.linked->Commit(); !ls.ok()) return ls;
     if (env_.snapshot) {
       env_.snapshot->files_done += items_.size();
       env_.snapshot->bytes_done += bytes_.load();
@@ -308,12 +311,14 @@ class GroupRunner {
     };
     // Already extracted for an earlier group (hard link across users).
     if (env_.linked && !env_.linked->empty()) {
-      auto f = env_.linked->find(it.ino);
-      if (f != env_.linked->end()) {
+      auto f = env_.linked->Get(it.ino);
+      if (!f.ok()) { o->error = f.error(); return; }
+      if (f->has_value()) {
+        const FileRecord& first = **f;
         for (auto n : names) {
           c_.OutPathInto(n, &tl_other);
-          if (Status s = LinkPaths(f->second.path, tl_other); !s.ok()) { o->error = s; return; }
-          FileRecord r = f->second;
+          if (Status s = LinkPaths(first.path, tl_other); !s.ok()) { o->error = s; return; }
+          FileRecord r = first;
           r.path = tl_other;
           o->files.push_back(std::move(r));
         }

@@ -84,7 +84,7 @@ struct ExtractEnv {
   FileStore* files = nullptr;                 // receives every file record (REQUIRED)
   const PreviousIndex* previous = nullptr;    // a killed run's files, for resume
   // Inodes extracted in earlier groups (hard links across users): ino -> record.
-  std::unordered_map<std::uint32_t, FileRecord>* linked = nullptr;
+  LinkedFiles* linked = nullptr;
   ProgressSink* progress = nullptr;
   ProgressSnapshot* snapshot = nullptr;  // totals maintained by the caller
 };

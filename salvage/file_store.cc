@@ -26,6 +26,9 @@ struct FileStore::Run {
 
 namespace {
 
+// Spill-file failures are output errors (kIoError: exit 2), whatever errno says.
+Error SpillError(const std::string& what, int err) { return Error{Code::kIoError, ErrnoError(what, err).message}; }
+
 constexpr std::size_t kWriteBuf = 1 << 20;
 constexpr std::size_t kReadBuf = 64 << 10;
 
@@ -149,7 +152,7 @@ class RunWriter {
     while (n > 0) {
       ssize_t w = ::pwrite(r_->fd, p, n, static_cast<off_t>(r_->bytes));
       if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return ErrnoError("write spill file " + r_->name, w < 0 ? errno : ENOSPC);
+      if (w <= 0) return SpillError("write spill file " + r_->name, w < 0 ? errno : ENOSPC);
       p += w;
       n -= static_cast<std::size_t>(w);
       r_->bytes += static_cast<std::uint64_t>(w);
@@ -199,7 +202,7 @@ class RunReader {
       ssize_t k = ::pread(r_->fd, buf_.data() + have + got, left - got, static_cast<off_t>(file_at + got));
       if (k < 0 && errno == EINTR) continue;
       if (k <= 0) {
-        *st = ErrnoError("read spill file " + r_->name, k < 0 ? errno : EIO);
+        *st = SpillError("read spill file " + r_->name, k < 0 ? errno : EIO);
         return false;
       }
       got += static_cast<std::size_t>(k);
@@ -277,10 +280,10 @@ std::uint64_t FileStore::spilled_bytes() const {
   return n;
 }
 
-Result<std::unique_ptr<FileStore::Run>> FileStore::NewRunLocked() {
-  std::string name = (dir_.empty() ? std::string(".") : dir_) + "/.salvage-spill-XXXXXX";
+Result<std::unique_ptr<FileStore::Run>> FileStore::NewRun(const std::string& dir) {
+  std::string name = (dir.empty() ? std::string(".") : dir) + "/.salvage-spill-XXXXXX";
   int fd = ::mkstemp(name.data());
-  if (fd < 0) return ErrnoError("create spill file " + name, errno);
+  if (fd < 0) return SpillError("create spill file " + name, errno);
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   ::unlink(name.c_str());  // the open fd keeps it: nothing left behind
   auto r = std::make_unique<Run>();
@@ -293,7 +296,7 @@ Status FileStore::SpillLocked() {
   std::vector<std::uint32_t> order(buf_.size());
   for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](auto a, auto b) { return Before(buf_[a], buf_[b]); });
-  auto run = NewRunLocked();
+  auto run = NewRun(dir_);
   if (!run.ok()) return failed_ = run.error();
   RunWriter w(run->get());
   Status s;
@@ -325,7 +328,7 @@ Status FileStore::CompactLocked(std::size_t from) {
     std::vector<Run*> in;
     for (std::size_t i = from; i < runs_.size(); ++i)
       if (runs_[i]->level == level && in.size() < kFanIn) in.push_back(runs_[i].get());
-    auto out = NewRunLocked();
+    auto out = NewRun(dir_);
     if (!out.ok()) return out.error();
     (*out)->level = level + 1;
     RunWriter w(out->get());
@@ -377,6 +380,70 @@ Status FileStore::ForEach(const std::function<bool(const FileRecord&)>& visit) {
   std::vector<Run*> in;
   for (const auto& r : runs_) in.push_back(r.get());
   return Merge(in, visit);
+}
+
+LinkedFiles::LinkedFiles(std::string dir) : dir_(std::move(dir)) {}
+
+LinkedFiles::~LinkedFiles() = default;
+
+Status LinkedFiles::Put(const FileRecord& f) {
+  if (!failed_.ok()) return failed_;
+  const std::uint64_t at = (file_ ? file_->bytes : 0) + pending_bytes_.size();
+  const std::size_t before = pending_bytes_.size();
+  Encode(pending_bytes_, f);
+  pending_.push_back({f.ino, static_cast<std::uint32_t>(pending_bytes_.size() - before), at});
+  return {};
+}
+
+Status LinkedFiles::Commit() {
+  if (!failed_.ok()) return failed_;
+  if (pending_.empty()) return {};
+  if (!file_) {
+    auto r = FileStore::NewRun(dir_);
+    if (!r.ok()) return failed_ = r.error();
+    file_ = std::move(*r);
+  }
+  const char* p = pending_bytes_.data();
+  std::size_t n = pending_bytes_.size();
+  while (n > 0) {
+    ssize_t w = ::pwrite(file_->fd, p, n, static_cast<off_t>(file_->bytes));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return failed_ = SpillError("write spill file " + file_->name, w < 0 ? errno : ENOSPC);
+    p += w;
+    n -= static_cast<std::size_t>(w);
+    file_->bytes += static_cast<std::uint64_t>(w);
+  }
+  pending_bytes_.clear();
+  pending_bytes_.shrink_to_fit();
+  auto by_ino = [](const Entry& a, const Entry& b) { return a.ino < b.ino; };
+  std::stable_sort(pending_.begin(), pending_.end(), by_ino);
+  std::vector<Entry> merged;
+  merged.reserve(index_.size() + pending_.size());
+  std::merge(index_.begin(), index_.end(), pending_.begin(), pending_.end(), std::back_inserter(merged), by_ino);
+  // The first record of an inode wins (the index's come first in a merge).
+  merged.erase(std::unique(merged.begin(), merged.end(), [](auto& a, auto& b) { return a.ino == b.ino; }),
+               merged.end());
+  index_ = std::move(merged);
+  pending_.clear();
+  pending_.shrink_to_fit();
+  return {};
+}
+
+Result<std::optional<FileRecord>> LinkedFiles::Get(std::uint32_t ino) const {
+  auto it = std::lower_bound(index_.begin(), index_.end(), ino, [](const Entry& e, std::uint32_t i) { return e.ino < i; });
+  if (it == index_.end() || it->ino != ino) return std::optional<FileRecord>();
+  std::string buf(it->len, '\0');
+  std::size_t got = 0;
+  while (got < buf.size()) {
+    ssize_t k = ::pread(file_->fd, buf.data() + got, buf.size() - got, static_cast<off_t>(it->offset + got));
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return SpillError("read spill file " + file_->name, k < 0 ? errno : EIO);
+    got += static_cast<std::size_t>(k);
+  }
+  FileRecord f;
+  if (buf.size() < 4 || !Decode(buf.data() + 4, buf.size() - 4, &f))
+    return Error{Code::kIoError, "read spill file " + file_->name + ": record does not decode"};
+  return std::optional<FileRecord>(std::move(f));
 }
 
 }  // namespace mr::salvage

@@ -31,6 +31,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,11 +68,13 @@ class FileStore final : public FileSource {
   std::uint64_t spilled_bytes() const;  // bytes in those runs
 
   struct Run;  // an unlinked file holding records sorted by path
+  // A new empty unlinked file in `dir`.
+  static Result<std::unique_ptr<Run>> NewRun(const std::string& dir);
 
  private:
   Status SpillLocked();
   Status CompactLocked(std::size_t from);
-  Result<std::unique_ptr<Run>> NewRunLocked();
+
   // Streams the runs' records in order to `out` until it returns false;
   // errors are the runs' read errors only.
   Status Merge(std::vector<Run*> in, const std::function<bool(const FileRecord&)>& out);
@@ -84,6 +87,38 @@ class FileStore final : public FileSource {
   FileTotals totals_;
   std::size_t sealed_runs_ = 0;  // runs_[0, sealed_runs_) hold sealed records only
   FileTotals sealed_totals_;
+  Status failed_;
+};
+
+// The records of hard-linked inodes (links > 1) extracted in earlier groups,
+// by inode, so a later group links to them instead of copying the data again
+// (a Cyrus spool hard-links a message delivered to several users). The
+// records are in an unlinked file in `dir`; memory is 16 bytes an inode.
+// Thread-safety: Get from many threads between Commit calls; Put and Commit
+// from one thread while no Get runs.
+class LinkedFiles {
+ public:
+  explicit LinkedFiles(std::string dir);
+  ~LinkedFiles();
+  LinkedFiles(const LinkedFiles&) = delete;
+  LinkedFiles& operator=(const LinkedFiles&) = delete;
+
+  bool empty() const { return index_.empty(); }
+  // The first record put for an inode wins; visible to Get after Commit.
+  Status Put(const FileRecord& f);
+  Status Commit();
+  // The record of `ino`, if one was committed.
+  Result<std::optional<FileRecord>> Get(std::uint32_t ino) const;
+
+ private:
+  struct Entry {
+    std::uint32_t ino, len;
+    std::uint64_t offset;
+  };
+  const std::string dir_;
+  std::unique_ptr<FileStore::Run> file_;
+  std::string pending_bytes_;
+  std::vector<Entry> index_, pending_;  // index_ sorted by inode
   Status failed_;
 };
 

@@ -14,6 +14,9 @@
 namespace mr::salvage {
 namespace {
 
+// Spill-file failures are output errors (kIoError: exit 2), whatever errno says.
+Error SpillError(const std::string& what, int err) { return Error{Code::kIoError, ErrnoError(what, err).message}; }
+
 // Block encoding: per record, u16 path length, path, u32 ino, u64 size,
 // u8 intact, u8 sha1 length, sha1.
 void PutRecord(std::string& b, const std::string& path, const PreviousFile& p) {
@@ -139,7 +142,7 @@ Result<std::unique_ptr<PreviousIndex>> PreviousIndex::Load(const std::string& ma
   std::unique_ptr<PreviousIndex> ix(new PreviousIndex());
   std::string name = (spill_dir.empty() ? std::string(".") : spill_dir) + "/.salvage-resume-XXXXXX";
   ix->fd_ = ::mkstemp(name.data());
-  if (ix->fd_ < 0) return ErrnoError("create resume index " + name, errno);
+  if (ix->fd_ < 0) return SpillError("create resume index " + name, errno);
   ::fcntl(ix->fd_, F_SETFD, FD_CLOEXEC);
   ::unlink(name.c_str());
   ix->name_ = name + " (unlinked)";
@@ -150,7 +153,7 @@ Result<std::unique_ptr<PreviousIndex>> PreviousIndex::Load(const std::string& ma
   auto flush = [&] {
     if (buf.empty()) return true;
     if (!WriteAt(ix->fd_, buf, ix->bytes_)) {
-      err = ErrnoError("write resume index " + ix->name_, errno);
+      err = SpillError("write resume index " + ix->name_, errno);
       return false;
     }
     ix->bytes_ += buf.size();
@@ -190,7 +193,7 @@ Status PreviousIndex::ReadBlock(std::size_t b, std::vector<std::pair<std::string
   while (got < data.size()) {
     ssize_t k = ::pread(fd_, data.data() + got, data.size() - got, static_cast<off_t>(from + got));
     if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return ErrnoError("read resume index " + name_, k < 0 ? errno : EIO);
+    if (k <= 0) return SpillError("read resume index " + name_, k < 0 ? errno : EIO);
     got += static_cast<std::size_t>(k);
   }
   out->clear();

@@ -114,6 +114,7 @@ Status Salvager::Scan() {
     spill = t && *t ? t : "/tmp";
   }
   files_ = std::make_unique<FileStore>(spill, opts_.spill_chunk);
+  linked_ = std::make_unique<LinkedFiles>(spill);
   group_done_.assign(cat_.group_names.size(), 0);
   snapshot_.groups_total = cat_.group_names.size();
   if (!opts_.out_dir.empty()) {
@@ -177,7 +178,7 @@ Status Salvager::ExtractGroupOnce(std::int32_t group, ProgressSink* progress, Ex
   env.jobs = opts_.jobs;
   env.files = files_.get();
   env.previous = previous_.get();
-  env.linked = &linked_;
+  env.linked = linked_.get();
   env.progress = progress;
   env.snapshot = &snapshot_;
   GroupResult res;

@@ -108,7 +108,7 @@ class Salvager {
   bool scanned_ = false;
   std::unique_ptr<PreviousIndex> previous_;
   std::unique_ptr<FileStore> files_;  // every file record of the groups done so far
-  std::unordered_map<std::uint32_t, FileRecord> linked_;
+  std::unique_ptr<LinkedFiles> linked_;  // hard-linked inodes of earlier groups
   std::vector<char> group_done_;
   Manifest manifest_;                 // dirs, symlinks... of the groups done so far
   std::vector<DamageNote> extract_damage_;

@@ -210,6 +210,41 @@ TEST(SalvageImage, RerunResumesWithoutRewritingCompleteFiles) {
   EXPECT_EQ(ReadText(t / "out/spool/x/2."), "two");
 }
 
+TEST(SalvageImage, ResumeAfterAKillRewritesOnlyWhatIsMissingOrWrong) {
+  // 300 files in 3 folders: the resume index has several blocks per folder.
+  TempDir t;
+  for (int d = 0; d < 3; ++d)
+    for (int f = 1; f <= 100; ++f)
+      WriteText(t / ("stage/d" + std::to_string(d) + "/" + std::to_string(f) + "."),
+                "message " + std::to_string(d * 1000 + f) + std::string(static_cast<size_t>(f * 13), 'm'));
+  MakeImage(t / "stage", t / "img", "16M");
+  ASSERT_EQ(Salvage(t / "img", t / "fresh", "--jobs 2").rc, 0);
+  ASSERT_EQ(Salvage(t / "img", t / "out", "--jobs 2").rc, 0);
+  // The state a killed run leaves: files not written yet, files half written.
+  std::map<std::string, ino_t> kept;
+  for (int d = 0; d < 3; ++d)
+    for (int f = 1; f <= 100; ++f) {
+      const std::string p = t / ("out/spool/d" + std::to_string(d) + "/" + std::to_string(f) + ".");
+      if (f % 3 == 0) fs::remove(p);
+      else if (f % 3 == 1) WriteText(p, "half");
+      else {
+        struct stat st {};
+        ::stat(p.c_str(), &st);
+        kept[p] = st.st_ino;
+      }
+    }
+  ASSERT_EQ(Salvage(t / "img", t / "out", "--jobs 2").rc, 0);
+  for (const auto& [p, ino] : kept) {
+    struct stat st {};
+    ::stat(p.c_str(), &st);
+    EXPECT_EQ(st.st_ino, ino) << p << ": a complete file was rewritten";
+  }
+  EXPECT_EQ(Sh("diff -r " + Quote(t / "fresh/spool") + " " + Quote(t / "out/spool")).rc, 0);
+  EXPECT_EQ(ReadText(t / "fresh/salvage.json"), ReadText(t / "out/salvage.json"));
+  for (const auto& e : fs::directory_iterator(t / "out"))
+    EXPECT_EQ(e.path().filename().string().rfind(".salvage-", 0), std::string::npos) << e.path();
+}
+
 TEST(SalvageImage, UnopenableSourcesExitThreeWithOneLine) {
   TempDir t;
   WriteText(t / "stage/f", "x");

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Salvage memory benchmark (not a test): peak RSS of `mailrescue salvage` on
+# generated images of several sizes, for one or two binaries, and the slope
+# (bytes of peak RSS per file) between the smallest and the largest image.
+# Issue #3 asks for a peak RSS < 256 MiB regardless of filesystem size: the
+# slope says how far from "regardless" a binary is.
+#
+# usage: bench/salvage_mem_bench.sh [SIZES] [IMGDIR] [OUTDIR] [JOBS]
+#   SIZES   comma-separated file counts (default 100000,200000,400000)
+#   IMGDIR  where the images are kept (default /work/bench-salvage); an image
+#           img<N/1000>k.img is built with make_salvage_image.py --files N
+#           when missing (~10 min and ~11 KiB of disk per 1,000 files)
+#   OUTDIR  where the salvaged output goes (default /dev/shm if present)
+#   JOBS    --jobs (default 2)
+# Env: AFTER (binary; default build/cli/mailrescue next to this script),
+#      BEFORE (optional second binary, e.g. main's), RUNS (default 1; the
+#      peak of each is printed, the table has the largest).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+sizes=${1:-100000,200000,400000}
+imgdir=${2:-/work/bench-salvage}
+outdir=${3:-$([ -d /dev/shm ] && echo /dev/shm || echo /tmp)}
+jobs=${4:-2}
+after=${AFTER:-$here/../build/cli/mailrescue}
+runs=${RUNS:-1}
+bins=(after)
+[ -n "${BEFORE:-}" ] && bins=(before after)
+declare -A bin=([after]=$after [before]=${BEFORE:-})
+for b in "${bins[@]}"; do [ -x "${bin[$b]}" ] || { echo "salvage_mem_bench: ${bin[$b]} not built" >&2; exit 2; }; done
+mkdir -p "$imgdir"
+work=$(mktemp -d "$outdir/mr-membench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+declare -A rss wall
+IFS=, read -r -a ns <<< "$sizes"
+for n in "${ns[@]}"; do
+  img=$imgdir/img$((n / 1000))k.img
+  [ -f "$img" ] || python3 "$here/make_salvage_image.py" "$img" --files "$n"
+  for ((r = 0; r < runs; r++)); do
+    for b in "${bins[@]}"; do  # alternating
+      rm -rf "$work/out"
+      rc=0
+      /usr/bin/time -f '%e %M' -o "$work/t" "${bin[$b]}" -q salvage "$img" --out "$work/out" --jobs "$jobs" \
+        > /dev/null 2> "$work/err" || rc=$?
+      [ $rc -le 1 ] || { echo "$b failed on $img ($rc):" >&2; tail -3 "$work/err" >&2; exit 1; }
+      read -r e m < <(tail -1 "$work/t")
+      printf '%-7s %8d files  %7.2f s  peak RSS %6.1f MiB\n' "$b" "$n" "$e" "$(echo "$m / 1024" | bc -l)"
+      [ "${rss[$b,$n]:-0}" -ge "$m" ] || rss[$b,$n]=$m
+      wall[$b,$n]="${wall[$b,$n]:-} $e"
+    done
+  done
+done
+rm -rf "$work/out"
+
+echo "--- peak RSS (MiB) by files; load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+printf '%-7s' ""; for n in "${ns[@]}"; do printf ' %10d' "$n"; done; printf '   bytes/file (%d..%d)\n' "${ns[0]}" "${ns[-1]}"
+for b in "${bins[@]}"; do
+  printf '%-7s' "$b"
+  for n in "${ns[@]}"; do printf ' %10.1f' "$(echo "${rss[$b,$n]} / 1024" | bc -l)"; done
+  lo=${ns[0]}; hi=${ns[-1]}
+  if [ "$hi" -gt "$lo" ]; then
+    printf '   %10.1f\n' "$(echo "(${rss[$b,$hi]} - ${rss[$b,$lo]}) * 1024 / ($hi - $lo)" | bc -l)"
+  else echo; fi
+done
