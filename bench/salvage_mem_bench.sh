@@ -52,6 +52,14 @@ for n in "${ns[@]}"; do
 done
 rm -rf "$work/out"
 
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+echo "--- median wall time (s) by files, $runs run(s) each"
+printf '%-7s' ""; for n in "${ns[@]}"; do printf ' %10d' "$n"; done; echo
+for b in "${bins[@]}"; do
+  printf '%-7s' "$b"
+  for n in "${ns[@]}"; do printf ' %10.2f' "$(echo "${wall[$b,$n]}" | median)"; done
+  echo
+done
 echo "--- peak RSS (MiB) by files; load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 printf '%-7s' ""; for n in "${ns[@]}"; do printf ' %10d' "$n"; done; printf '   bytes/file (%d..%d)\n' "${ns[0]}" "${ns[-1]}"
 for b in "${bins[@]}"; do
