@@ -9,9 +9,9 @@
 // whatever is buffered and commits the group; Rollback drops an unsealed
 // group). ForEach streams a k-way merge of the runs. Runs are merged as they
 // accumulate, `kFanIn` runs of one level into one run of the
-// next (a log-structured merge), so however many groups there are, at most
-// kFanIn - 1 runs a level are open and ForEach reads them with one fixed
-// buffer each: memory is O(chunk + kFanIn * levels * buffer), not O(records).
+// next (a log-structured merge; a group's own runs merge among themselves
+// until Seal), so however many groups there are, fewer than 2 * kFanIn runs
+// a level are open and ForEach reads them with one fixed buffer each: memory is O(chunk + kFanIn * levels * buffer), not O(records).
 // Each record is written O(log_kFanIn(records / chunk)) times in total.
 //
 // Files: one per run, created with mkstemp as DIR/.salvage-spill-XXXXXX and
