@@ -100,7 +100,7 @@ CLI::App* Setup(CLI::App& app, GlobalOptions&) {
   sub->add_option("--out-spool", a.o.out_spool, "output spool (partition root)");
   sub->add_option("--out-db", a.o.out_db, "output mailboxes.db");
   sub->add_flag("--in-place", a.o.in_place, "write onto the backup spool (whole-folder atomic swaps)");
-  sub->add_option("--users", a.users_file, "only the users listed in FILE (one a line)");
+  sub->add_option("--users", a.users_file, "only the users listed in FILE (one a line; %shared = the shared mailboxes)");
   sub->add_option("--priority", a.o.priority_file, "users to do first; re-read while running");
   sub->add_option("--jobs", a.o.jobs, "parallel users (default: number of cores)")->check(CLI::Range(1, 4096));
   sub->add_flag("--dry-run", a.o.dry_run, "plan only: print a per-user table, write only the report");

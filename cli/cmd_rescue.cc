@@ -139,7 +139,7 @@ Registrar reg{Command{
                     "transactions. Except with ignore, blocks the source cannot read are served from "
                     "older journal copies when there are any")
           ->check(CLI::IsMember({"auto", "replay", "ignore"}));
-      c->add_option("--users", o.users_file, "Only these users (one a line)");
+      c->add_option("--users", o.users_file, "Only these users (one a line; %shared = the shared mailboxes)");
       c->add_option("--priority", o.priority_file,
                     "Users trying to log in (one a line); re-read while running, appended users go next");
       c->add_option("--shard", o.shard, "K/N: take a stable hash slice of the users; 'auto' reads "

@@ -120,7 +120,7 @@ CLI::App* Setup(CLI::App& app, GlobalOptions&) {
   sub->add_option("--db", a.db, "mailboxes.db (twoskip or flat)");
   sub->add_option("--conf", a.conf, "imapd.conf to take the spool, db and layout from")
       ->check(CLI::ExistingFile);
-  sub->add_option("--users", a.users_file, "Only the users listed in FILE (one a line)");
+  sub->add_option("--users", a.users_file, "Only the users listed in FILE (one a line; %shared = the shared mailboxes)");
   sub->add_option("--report", a.report, "Write the JSON report to FILE ('-' = stdout)");
   sub->add_option("--jobs", a.jobs, "Parallel workers (default: number of cores)")
       ->check(CLI::NonNegativeNumber);

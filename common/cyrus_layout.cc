@@ -97,6 +97,15 @@ std::string UserOf(std::string_view internal_name) {
   return user;
 }
 
+std::string UnitOf(std::string_view internal_name) {
+  if (internal_name.empty()) return {};
+  std::string user = UserOf(internal_name);
+  if (!user.empty()) return user;
+  std::string_view local = SplitDomain(internal_name).second;
+  if (local.empty() || local.substr(0, 8) == "DELETED.") return {};
+  return std::string(kSharedUnit);
+}
+
 std::string FolderOf(std::string_view internal_name) {
   auto [domain, name] = SplitDomain(internal_name);
   if (name.substr(0, 5) != "user." || name.size() == 5) return {};

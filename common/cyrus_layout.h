@@ -30,6 +30,14 @@ std::string MailboxRelDir(std::string_view internal_name, std::string_view uniqu
 // "user.bob.Sent" -> "bob"; "example.com!user.bob" -> "bob@example.com";
 // "" when the name is not a user mailbox.
 std::string UserOf(std::string_view internal_name);
+// The reconcile unit a mailbox belongs to: its user (UserOf) for a user
+// mailbox; kSharedUnit for any other live mailbox (shared.announcements,
+// Public, example.com!shared.x): the whole non-user namespace is one unit,
+// reconciled like a user; "" for a pending delayed delete (DELETED.*) or an
+// empty name. '%' is a LIST wildcard Cyrus refuses in mailbox names, so the
+// key never collides with a real user.
+inline constexpr std::string_view kSharedUnit = "%shared";
+std::string UnitOf(std::string_view internal_name);
 // "user.bob.Sent" -> "INBOX.Sent", "user.bob" -> "INBOX"; "" when not a user mailbox.
 std::string FolderOf(std::string_view internal_name);
 // Inverse of UserOf/FolderOf: ("bob", "INBOX.Sent") -> "user.bob.Sent";

@@ -132,7 +132,14 @@ std::string RenderHtmlReport(const nlohmann::json& report) {
         << "</td></tr>\n";
     o << "</tbody></table>\n";
   }
-  if (report.contains("users")) UserTable(o, report["users"]);
+  if (report.contains("users")) {
+    // The shared mailboxes (a "%shared" row) head the table: one unit like a user.
+    nlohmann::json rows = nlohmann::json::array();
+    if (report.contains("shared") && report["shared"].is_object()) rows.push_back(report["shared"]);
+    if (report["users"].is_array())
+      for (const auto& u : report["users"]) rows.push_back(u);
+    UserTable(o, rows);
+  }
   if (report.contains("timeline")) Timeline(o, report["timeline"]);
   if (report.contains("filesystem")) DamageMap(o, report["filesystem"]);
   o << "</body></html>\n";

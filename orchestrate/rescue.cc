@@ -115,10 +115,12 @@ reconcile::ReconcileOptions ReconcileOptionsFor(const Run& run, const RescueTarg
   return ro;
 }
 
-// Folds one user's ExtractDelta into the running manifest. REQUIRES salvage_mu.
+// Folds one user's ExtractDelta (the rest group's for kSharedUnit) into the
+// running manifest. REQUIRES salvage_mu.
 void NoteExtracted(Run& run, const std::string& user, const salvage::ExtractDelta& delta) {
   run.manifest.present = true;
-  run.manifest.users_done[user] = true;
+  if (user == kSharedUnit) run.manifest.rest_done = true;
+  else run.manifest.users_done[user] = true;
   for (const auto& d : delta.dirs) {
     if (!d.complete) run.manifest.incomplete_dirs.insert(d.path);
     if (d.path.rfind("spool/", 0) == 0) run.extracted_dirs.push_back(d.path.substr(6));
@@ -129,6 +131,17 @@ void NoteExtracted(Run& run, const std::string& user, const salvage::ExtractDelt
     for (const auto& r : f.damaged) ranges.emplace_back(r.offset, r.length);
     run.manifest.damaged_files[f.path] = reconcile::DescribeDamagedRanges(ranges);
   }
+}
+
+// The salvaged mailboxes.db (extracted with the config group) names a live
+// shared mailbox. Unreadable: false (the backups still name theirs).
+bool SalvagedDbHasShared(const std::string& salvage_dir) {
+  std::vector<std::string> problems;
+  auto entries = cyrus::ReadMailboxesDb(salvage_dir + "/conf/mailboxes.db", &problems);
+  if (!entries) return false;
+  for (const auto& e : *entries)
+    if (UnitOf(e.name) == kSharedUnit && e.mbtype.find_first_of("dir") == std::string::npos) return true;
+  return false;
 }
 
 bool IsFolderDir(const std::string& abs) {
@@ -462,13 +475,15 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
     auto entries = cyrus::ReadMailboxesDb(t.backup_db, &problems);
     if (!entries) return Error{Code::kInvalidArgument, "--backup-db " + t.backup_db + ": " + entries.error().message};
     for (const auto& e : *entries) {
-      std::string u = UserOf(e.name);
+      std::string u = UnitOf(e.name);
       if (!u.empty() && !target_of.count(u)) target_of[u] = t.name;
     }
   }
   std::vector<std::string> sorted_targets(names.begin(), names.end());
   std::vector<std::string> placed;
-  for (const auto& u : run.salvager->Users()) {
+  std::vector<std::string> salvaged_units = run.salvager->Users();
+  if (SalvagedDbHasShared(run.salvage_dir)) salvaged_units.push_back(std::string(kSharedUnit));
+  for (const auto& u : salvaged_units) {
     if (target_of.count(u)) continue;
     target_of[u] = sorted_targets[StableUserHash(u) % sorted_targets.size()];
     placed.push_back(u);
@@ -486,17 +501,19 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
     shard = *s;
   }
   std::vector<std::pair<std::string, std::string>> base;
+  std::optional<std::string> shared_target;  // the shared unit, done after ExtractRest
   for (const auto& [u, t] : target_of) {
     if (only && !only->count(u)) continue;
     if (!InShard(u, shard)) continue;
+    std::string target = t;
     if (!opts.dry_run) {
       if (auto s = run.state->Enqueue(u, t); !s) return s.error();
       auto cur = run.state->Get(u);
       if (cur && cur->phase == Phase::kAnnounced) continue;
-      base.emplace_back(u, cur ? cur->target : t);
-    } else {
-      base.emplace_back(u, t);
+      if (cur) target = cur->target;
     }
+    if (u == kSharedUnit) shared_target = target;
+    else base.emplace_back(u, target);
     run.events.Emit("user_queued", {{"user", u}, {"target", t}});
   }
   for (const auto& u : placed)
@@ -531,15 +548,27 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
     tg.Wait();
   });
 
-  // 4. Whatever is left of the source (shared folders, lost+found) once all users are out.
+  // 4. Whatever is left of the source (shared folders, lost+found) once all
+  // users are out; then the shared unit, whose folders only that extracted.
   if (!StopRequested() && run.run_errors.empty()) {
     std::lock_guard<std::mutex> g(run.salvage_mu);
-    if (auto s = run.salvager->ExtractRest(); !s) run.RunError("salvage: " + s.message());
+    salvage::ExtractDelta delta;
+    if (auto s = run.salvager->ExtractRest(nullptr, &delta); !s) run.RunError("salvage: " + s.message());
+    else NoteExtracted(run, std::string(kSharedUnit), delta);
     if (auto s = run.salvager->WriteManifest(); !s) run.RunError("salvage manifest: " + s.message());
+  }
+  if (shared_target && !StopRequested() && run.run_errors.empty()) {
+    auto it = run.target_by_name.find(*shared_target);
+    if (it == run.target_by_name.end()) {
+      run.RunError("shared mailboxes: target " + *shared_target + " is not given in this run");
+    } else {
+      InArena(threads, [&] { ProcessUser(run, *it->second, std::string(kSharedUnit)); });
+    }
   }
 
   // 5. Report.
   std::vector<json> users;
+  json shared = nullptr;
   json timeline = json::array();
   bool attention = !run.run_errors.empty();
   std::map<std::string, std::string> proxy;
@@ -570,6 +599,10 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
     if (!d.contains("folders")) d["folders"] = json::array();
     std::string s = d["status"].get<std::string>();
     if (s != "ok" || (!opts.dry_run && phase != "announced")) attention = true;
+    if (u == kSharedUnit) {
+      shared = std::move(d);  // not a login: no proxy map line
+      continue;
+    }
     proxy[u] = target;
     users.push_back(std::move(d));
   }
@@ -583,6 +616,7 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
                  {"source", {{"path", opts.source}, {"size", run.salvager->info().source_size}}},
                  {"filesystem", FilesystemJson(run)},
                  {"users", users},
+                 {"shared", shared},
                  {"timeline", timeline},
                  {"errors", run.run_errors}};
   json targets = json::array();
@@ -611,7 +645,9 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
   }
 
   RescueOutcome out;
-  out.summary = SummaryTable(users);
+  std::vector<json> rows = users;
+  if (!shared.is_null()) rows.insert(rows.begin(), shared);
+  out.summary = SummaryTable(rows);
   for (const auto& e : run.run_errors) out.summary += "error: " + e + "\n";
   if (StopRequested()) out.summary += "stopped: run the same command again to continue\n";
   out.summary += std::to_string(ok) + " users ok, " + std::to_string(att) + " need attention, " +

@@ -15,6 +15,12 @@
 //        salvage the user's files -> reconcile the user onto the target and
 //        rewrite the target's mailboxes.db -> verify the user -> event +
 //        --on-user-done hook. A user is "done" only after its own verify.
+//      The shared (non-user) mailboxes are one more unit, "%shared"
+//      (kSharedUnit), on the target whose backup db lists a shared mailbox
+//      (else placed like a user): salvage keeps them in its rest group, so
+//      that unit goes through the same phases only after every user is out
+//      and ExtractRest has run. It is in the report's "shared" element, not
+//      users[], nor the proxy map; --users limits it like a user ("%shared").
 //   4. Every phase change is committed to the SQLite RunState in --workdir
 //      before the next begins; a rerun of the same command skips finished
 //      phases, so after SIGKILL nothing is lost or duplicated. SIGINT/SIGTERM

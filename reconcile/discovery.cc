@@ -90,11 +90,8 @@ Result<std::shared_ptr<const StoreDbs>> StoreDbs::Load(const StorePaths& paths) 
   auto bdb = cyrus::ReadMailboxesDb(paths.backup_db);
   if (!bdb) return Error{Code::kInvalidArgument, "--backup-db: " + bdb.error().message};
   for (auto& e : *bdb) {
-    std::string u = UserOf(e.name);
-    if (u.empty()) {
-      if (!Has(e.mbtype, 'd') && !IsDeletedName(e.name)) v->shared.push_back(e.name);
-      continue;
-    }
+    std::string u = UnitOf(e.name);
+    if (u.empty()) continue;  // a pending delayed delete
     v->b_db[u].push_back(std::move(e));
   }
   std::string sdb_path = paths.salvaged_dir + "/conf/mailboxes.db";
@@ -109,7 +106,7 @@ Result<std::shared_ptr<const StoreDbs>> StoreDbs::Load(const StorePaths& paths) 
       else v->s_name_by_id[e.uniqueid] = e.name;
     }
     for (auto& e : *sdb) {
-      std::string u = UserOf(e.name);
+      std::string u = UnitOf(e.name);
       if (u.empty()) continue;
       if (!e.uniqueid.empty() && LiveFolder(e)) v->s_live_name_by_id[e.uniqueid] = e.name;
       v->s_db[u].push_back(std::move(e));
@@ -142,7 +139,7 @@ void FolderIndex::Add(const StoreDbs& dbs, const std::string& rel, const std::se
     auto it = id ? dbs.s_name_by_id.find(*id) : dbs.s_name_by_id.end();
     if (it != dbs.s_name_by_id.end()) {
       if (IsDeletedName(it->second)) return;
-      std::string u = UserOf(it->second);
+      std::string u = UnitOf(it->second);
       if (u.empty() || (only && !only->count(u))) return;
       sf.uniqueid = *id;
       sf.name = it->second;
@@ -173,8 +170,8 @@ void FolderIndex::Add(const StoreDbs& dbs, const std::string& rel, const std::se
     if (it != dbs.s_name_by_id.end() && IsDeletedName(it->second)) return;  // pending delayed delete
     if (dbs.s_tombstones.count({sf.name, sf.uniqueid}) && it == dbs.s_name_by_id.end()) return;
   }
-  std::string u = UserOf(sf.name);
-  if (u.empty()) return;  // shared, or unnameable: not a user folder
+  std::string u = UnitOf(sf.name);
+  if (u.empty()) return;  // unnameable: no unit to put it in
   if (only && !only->count(u)) return;
   place(u);
 }

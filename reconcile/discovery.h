@@ -15,6 +15,11 @@
 // stat() calls. Immutable after Open; SidesFor is thread-safe. A long run
 // (rescue) keeps the StoreDbs and a FolderIndex it extends per user and
 // composes a small view per user instead.
+// "User" below means a reconcile unit (common/cyrus_layout.h UnitOf): every
+// non-user mailbox (shared.*, Public, ...) belongs to the one pseudo-user
+// kSharedUnit ("%shared") and is discovered, paired and judged exactly like a
+// user's folders; its tree counts as readable only when salvage finished the
+// rest group that holds it (SalvageManifest::UserDone).
 #pragma once
 
 #include <map>
@@ -56,9 +61,9 @@ struct StoreDbs {
   StorePaths paths;
   bool s_db_ok = false;
   std::vector<std::string> s_db_problems;
-  std::map<std::string, std::vector<cyrus::MboxEntry>> s_db;  // by user
-  std::map<std::string, std::vector<cyrus::MboxEntry>> b_db;  // by user
-  std::vector<std::string> shared;  // mailboxes of no user (not reconciled)
+  // By unit (UnitOf: a user, or kSharedUnit for every non-user mailbox).
+  std::map<std::string, std::vector<cyrus::MboxEntry>> s_db;
+  std::map<std::string, std::vector<cyrus::MboxEntry>> b_db;
   std::optional<bool> b_hash;       // hashimapspool from --backup-conf
   std::map<std::string, std::string> s_name_by_id;       // every non-tombstone entry's name
   std::map<std::string, std::string> s_live_name_by_id;  // live folders only
@@ -105,15 +110,14 @@ class StoreView {
   bool s_db_readable() const { return dbs_->s_db_ok; }
   const std::vector<std::string>& s_db_problems() const { return dbs_->s_db_problems; }
 
-  // Every user either side knows, sorted.
+  // Every unit either side knows, sorted: users, and kSharedUnit when either
+  // side has a non-user mailbox (it sorts first: '%' < any name character).
   std::vector<std::string> Users() const;
   // (S, B) for one user.
   std::pair<UserSide, UserSide> SidesFor(const std::string& user) const;
   // Intermediate ('i') db entries of a user, from S's db when the user is
   // there, else B's.
   std::vector<cyrus::MboxEntry> Intermediates(const std::string& user) const;
-  // Mailboxes that belong to no user (shared folders): not reconciled.
-  std::vector<std::string> SharedMailboxes() const { return dbs_->shared; }
 
  private:
   UserSide SalvagedSide(const std::string& user, const UserSide& b) const;

@@ -343,7 +343,7 @@ Status OutputDbWriter::Write(const ReconcileOptions& opts, const std::vector<Use
       for (auto& e : *existing) {
         std::string name = e.name;
         if (auto s = image_.Put(std::move(e)); !s.ok()) return s;
-        names_of_user_[UserOf(name)].insert(std::move(name));
+        names_of_user_[UnitOf(name)].insert(std::move(name));
       }
     }
     loaded_ = true;
@@ -370,7 +370,7 @@ Status OutputDbWriter::Write(const ReconcileOptions& opts, const std::vector<Use
   for (const auto& u : outcomes) {
     for (const auto& e : u.entries) {
       if (auto s = image_.Put(e); !s.ok()) return s;
-      names_of_user_[UserOf(e.name)].insert(e.name);
+      names_of_user_[UnitOf(e.name)].insert(e.name);
     }
   }
   auto slash = opts.out_db.rfind('/');
@@ -388,7 +388,6 @@ Result<RunOutcome> ReconcileAll(const ReconcileOptions& opts) {
   if (!rec) return rec.error();
   const Reconciler& r = *rec;
   RunOutcome run;
-  run.shared_skipped = r.view().SharedMailboxes();
   std::vector<std::string> base = r.Users();
   // Work queue in priority order; the priority file is re-read whenever a
   // worker takes the next user, so appended lines promote users at once.

@@ -12,7 +12,10 @@
 // the plan; nothing is lost or duplicated (the plan is a pure function of the
 // inputs, and for --in-place the applied output plans to itself).
 // Output is identical for any --jobs: results are sorted by user, folders by
-// name. Reconciler is immutable after Open; ReconcileUser is thread-safe for
+// name. A "user" is a reconcile unit (UnitOf): the non-user mailboxes
+// (shared.*, Public, ...) form one more unit, kSharedUnit ("%shared"),
+// reconciled by the same rules; it is done when no --users filter is given
+// or when the filter lists "%shared". Reconciler is immutable after Open; ReconcileUser is thread-safe for
 // distinct users.
 #pragma once
 
@@ -39,7 +42,7 @@ struct ReconcileOptions {
   std::string out_spool;
   std::string out_db;
   bool in_place = false;           // output onto the backup spool
-  std::vector<std::string> users;  // only these (empty = every user)
+  std::vector<std::string> users;  // only these units (empty = every user and kSharedUnit)
   std::string priority_file;       // users to do first; re-read while running
   int jobs = 0;                    // 0 = number of cores
   // Output mailboxes.db format; unset = ResolveDbFormat's rule.
@@ -85,8 +88,9 @@ struct UserOutcome {
 };
 
 struct RunOutcome {
-  std::vector<UserOutcome> users;  // by user name
-  std::vector<std::string> shared_skipped;  // non-user mailboxes, not reconciled
+  // By user name; the shared unit (kSharedUnit, every non-user mailbox) is
+  // one of them and sorts first.
+  std::vector<UserOutcome> users;
   std::vector<std::string> errors;          // run-level (db write, ...)
   bool db_written = false;
   // 0 ok, 1 attention (or lost), per SPEC's exit codes.
@@ -141,7 +145,7 @@ class OutputDbWriter {
   // The db as encoded records (only what changed is re-encoded per write), and each
   // user's mailbox names in it, so replacing a user does not look at the others.
   cyrus::MboxDbImage image_;
-  std::map<std::string, std::set<std::string>> names_of_user_;
+  std::map<std::string, std::set<std::string>> names_of_user_;  // by UnitOf ("" = DELETED.*)
 };
 
 Result<RunOutcome> ReconcileAll(const ReconcileOptions& opts);

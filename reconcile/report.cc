@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "common/cyrus_layout.h"
+
 namespace mr::reconcile {
 
 using nlohmann::json;
@@ -51,11 +53,15 @@ nlohmann::json UserReportJson(const UserOutcome& u) {
 nlohmann::json TotalsJson(const std::vector<UserOutcome>& users) {
   std::uint64_t ok = 0, attention = 0, lost = 0, folders = 0, kept = 0, from_s = 0, from_b = 0, dropped = 0, ren = 0,
                 unrec = 0, notm = 0, backup_only = 0;
+  std::uint64_t real_users = 0;
   for (const auto& u : users) {
-    if (u.status == Severity::kInfo) ++ok;
-    else if (u.status == Severity::kAttention) ++attention;
-    else ++lost;
-    if (u.reason == Reason::kUserBackupOnly) ++backup_only;
+    if (u.user != kSharedUnit) {
+      ++real_users;
+      if (u.status == Severity::kInfo) ++ok;
+      else if (u.status == Severity::kAttention) ++attention;
+      else ++lost;
+      if (u.reason == Reason::kUserBackupOnly) ++backup_only;
+    }
     for (const auto& f : u.folders) {
       folders += f.emitted;
       kept += f.counts.kept;
@@ -67,7 +73,7 @@ nlohmann::json TotalsJson(const std::vector<UserOutcome>& users) {
       notm += f.not_merged.size();
     }
   }
-  return {{"users", users.size()}, {"ok", ok}, {"attention", attention}, {"lost", lost},
+  return {{"users", real_users}, {"ok", ok}, {"attention", attention}, {"lost", lost},
           {"backup_only_users", backup_only}, {"folders", folders}, {"kept", kept}, {"from_salvage", from_s},
           {"from_backup", from_b}, {"dropped_deleted", dropped}, {"renumbered", ren},
           {"unrecoverable", unrec}, {"not_merged", notm}};
@@ -75,7 +81,11 @@ nlohmann::json TotalsJson(const std::vector<UserOutcome>& users) {
 
 nlohmann::json ReconcileReportJson(const RunOutcome& run, const ReconcileOptions& opts) {
   json users = json::array();
-  for (const auto& u : run.users) users.push_back(UserReportJson(u));
+  json shared = nullptr;
+  for (const auto& u : run.users) {
+    if (u.user == kSharedUnit) shared = UserReportJson(u);
+    else users.push_back(UserReportJson(u));
+  }
   json j = {{"tool", "mailrescue"},
             {"version", MAILRESCUE_VERSION},
             {"command", "reconcile"},
@@ -88,7 +98,7 @@ nlohmann::json ReconcileReportJson(const RunOutcome& run, const ReconcileOptions
             {"users", users},
             {"totals", TotalsJson(run.users)},
             {"db_written", run.db_written},
-            {"shared_skipped", run.shared_skipped},
+            {"shared", shared},
             {"errors", run.errors}};
   return j;
 }

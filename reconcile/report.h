@@ -5,7 +5,11 @@
 // (user, status, folders[{name, uniqueid, uidvalidity, kept, from_salvage,
 // from_backup, dropped_deleted, renumbered, unrecoverable[{uid, reason}]}])
 // plus extra fields (mailbox, reason codes, problems, not_merged, ...).
-// ReconcileReportJson wraps all users with tool/version/command/source/totals.
+// ReconcileReportJson wraps all users with tool/version/command/source/totals;
+// the shared unit (kSharedUnit) is not in users[] but is the top-level
+// "shared" element (same shape, "user":"%shared"; null when there are no
+// shared mailboxes). totals count folders and messages of every unit, and
+// users/ok/attention/lost/backup_only_users over real users only.
 // SummaryTable is the human table --dry-run prints. Pure; thread-safe.
 #pragma once
 

@@ -7,6 +7,8 @@
 #include <utility>
 #include <nlohmann/json.hpp>
 
+#include "common/cyrus_layout.h"
+
 
 namespace mr::reconcile {
 
@@ -37,6 +39,7 @@ const std::string* SalvageManifest::Damage(const std::string& path) const {
 }
 
 bool SalvageManifest::UserDone(const std::string& user) const {
+  if (user == kSharedUnit) return rest_done;
   auto it = users_done.find(user);
   return it == users_done.end() || it->second;
 }
@@ -101,6 +104,7 @@ Result<SalvageManifest> ParseManifest(Input&& input, const std::string& what) {
       if (c != e.end() && c->is_boolean() && !c->get<bool>()) m.incomplete_dirs.insert(p->get<std::string>());
     }
   }
+  if (auto r = doc.find("rest_done"); r != doc.end() && r->is_boolean()) m.rest_done = r->get<bool>();
   if (auto u = doc.find("users"); u != doc.end() && u->is_array()) {
     for (const auto& e : *u) {
       if (!e.is_object()) continue;

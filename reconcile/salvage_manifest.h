@@ -26,6 +26,7 @@ struct SalvageManifest {
   std::set<std::string> incomplete_dirs;
   std::map<std::string, std::string> damaged_files;  // path -> "damaged bytes at 4096+512"
   std::map<std::string, bool> users_done;
+  bool rest_done = true;  // "rest_done" (absent = true: older salvage.json, or none)
 
   // True when `dir` and every ancestor directory were listed in full.
   bool DirComplete(const std::string& dir) const;
@@ -33,7 +34,8 @@ struct SalvageManifest {
   bool AnyIncompleteUnder(const std::string& dir) const;
   // Damage description of a file, or nullptr when intact / not listed.
   const std::string* Damage(const std::string& path) const;
-  // False only when salvage.json lists the user as not done.
+  // False only when salvage.json lists the user as not done; for the shared
+  // unit (kSharedUnit), false when salvage has not finished its rest group.
   bool UserDone(const std::string& user) const;
 };
 

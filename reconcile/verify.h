@@ -49,8 +49,8 @@ struct VerifyOptions {
   // Layout switches for legacy-layout mailboxes; nullopt = detect from the spool.
   std::optional<bool> hashimapspool;
   bool fulldirhash = false;
-  // Only these users (as in UserOf: "bob", "fred^smith"); empty = every user
-  // in the db or on the spool.
+  // Only these users (as in UserOf: "bob", "fred^smith", or "%shared" for the
+  // shared mailboxes); empty = every user in the db or on the spool.
   std::vector<std::string> users;
   int jobs = 0;  // 0 = TBB's default (number of cores)
   // Skip reading message files (structure-only check, much faster).
@@ -67,7 +67,9 @@ struct VerifyOptions {
 };
 
 struct UserVerdict {
-  std::string user;  // "" groups the mailboxes that belong to no user
+  // A user; kSharedUnit ("%shared") groups the shared (non-user) mailboxes;
+  // "" holds store-wide findings (unreadable db records or spool directories).
+  std::string user;
   std::vector<std::string> problems;  // one line each, in a fixed order
   std::uint64_t folders = 0;
   std::uint64_t messages = 0;  // live records checked

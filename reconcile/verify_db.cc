@@ -127,4 +127,10 @@ std::string UserOfMailbox(const std::string& name) {
   return UserOf(domain + std::string(s));
 }
 
+std::string UnitOfMailbox(const std::string& name) {
+  if (name.empty()) return {};
+  std::string user = UserOfMailbox(name);
+  return user.empty() ? std::string(kSharedUnit) : user;
+}
+
 }  // namespace mr::verify

@@ -47,5 +47,9 @@ bool HasNoDirectory(const DbRecord& n);
 // User a mailbox belongs to ("bob" for user.bob.Sent and for
 // DELETED.user.bob.Sent.5F1A2B3C), "" for shared mailboxes.
 std::string UserOfMailbox(const std::string& name);
+// The unit verify groups a mailbox under (as reconcile does, UnitOf): its
+// user, else kSharedUnit ("%shared") for shared mailboxes (DELETED.shared...
+// included); "" for an empty name.
+std::string UnitOfMailbox(const std::string& name);
 
 }  // namespace mr::verify

@@ -36,7 +36,7 @@ void AddOrphan(const VerifyOptions& opts, StoreSnapshot& snap, const std::string
   std::string name = fallback_name;
   auto h = cyrus::ReadHeaderFile(snap.spool + "/" + rel + "/cyrus.header");
   if (h.ok() && !h->name.empty()) name = h->name;
-  std::string user = name.empty() ? "" : UserOfMailbox(name);
+  std::string user = UnitOfMailbox(name);
   if (!Wanted(opts, user)) return;
   std::string label = name.empty() ? rel : name;
   snap.users[user].orphan_dirs.push_back(
@@ -54,9 +54,12 @@ Result<std::shared_ptr<const StoreSnapshot>> BuildSnapshot(const VerifyOptions& 
   snap->layout.hashimapspool = opts.hashimapspool.value_or(DetectHashImapSpool(opts.spool, true));
   snap->layout.fulldirhash = opts.fulldirhash;
   // Verifying some users only: walk just their legacy trees.
+  // The shared unit's mailboxes may sit anywhere outside the user trees:
+  // then the whole legacy tree is walked.
   std::vector<std::string> legacy_roots;
+  bool want_shared = std::find(opts.users.begin(), opts.users.end(), kSharedUnit) != opts.users.end();
   for (const auto& u : opts.users)
-    legacy_roots.push_back(MailboxRelDir(InternalName(u, "INBOX"), "", CyrusLayout::kLegacy,
+    if (!want_shared) legacy_roots.push_back(MailboxRelDir(InternalName(u, "INBOX"), "", CyrusLayout::kLegacy,
                                          snap->layout.hashimapspool, opts.fulldirhash));
   auto scan = ScanSpool(opts.spool, legacy_roots, /*walk_uuid=*/!opts.uuid_dirs);
   if (!scan.ok()) return scan.error();
@@ -81,7 +84,7 @@ Result<std::shared_ptr<const StoreSnapshot>> BuildSnapshot(const VerifyOptions& 
   for (const auto& n : view.n) {
     ids_with_n.insert(n.uniqueid);
     if (!HasNoDirectory(n)) claimed_dirs.insert(FolderRelDir(SpecOf(n), snap->layout));
-    std::string user = UserOfMailbox(n.name);
+    std::string user = UnitOfMailbox(n.name);
     if (!Wanted(opts, user)) continue;
     UserPart& part = snap->users[user];
     part.mailboxes.push_back(n);
@@ -90,7 +93,7 @@ Result<std::shared_ptr<const StoreSnapshot>> BuildSnapshot(const VerifyOptions& 
   }
   for (const auto& [id, rec] : view.i) {
     if (ids_with_n.count(id)) continue;
-    std::string user = UserOfMailbox(rec.name);
+    std::string user = UnitOfMailbox(rec.name);
     if (!Wanted(opts, user)) continue;
     snap->users[user].db_problems.push_back(
         (rec.name.empty() ? "mailboxes.db" : rec.name) + ": I record for uniqueid " + id +

@@ -198,7 +198,7 @@ Status EmitManifestJson(const Manifest& m, const std::string& command,
     o.Q(m.users[i].user) << ",\"done\":" << m.users[i].done << "}";
   }
   auto t = m.ComputeTotals();
-  o << "],\n\"totals\":{\"files\":" << t.files << ",\"bytes\":" << t.bytes
+  o << "],\n\"rest_done\":" << m.rest_done << ",\n\"totals\":{\"files\":" << t.files << ",\"bytes\":" << t.bytes
     << ",\"damaged_files\":" << t.damaged_files << ",\"incomplete_dirs\":" << t.incomplete_dirs
     << ",\"lost_found\":" << t.lost_found << ",\"journal_fallback_files\":" << t.journal_fallback_files
     << ",\"journal_fallback_blocks\":" << t.journal_fallback_blocks << "}}\n";

@@ -112,6 +112,9 @@ struct Manifest {
   std::vector<SymlinkRecord> symlinks;
   std::vector<LostRecord> lost_found;
   std::vector<UserRecord> users;
+  // The rest group (spool outside user mailboxes: shared mailboxes; and
+  // lost+found) was extracted in full.
+  bool rest_done = false;
 
   struct Totals {
     std::uint64_t files = 0, bytes = 0, damaged_files = 0, incomplete_dirs = 0, lost_found = 0;

@@ -218,7 +218,9 @@ Status Salvager::ExtractUser(const std::string& user, ProgressSink* progress, Ex
 }
 
 Status Salvager::ExtractConfig(ProgressSink* progress) { return ExtractGroupOnce(kGroupConfig, progress); }
-Status Salvager::ExtractRest(ProgressSink* progress) { return ExtractGroupOnce(kGroupRest, progress); }
+Status Salvager::ExtractRest(ProgressSink* progress, ExtractDelta* delta) {
+  return ExtractGroupOnce(kGroupRest, progress, delta);
+}
 
 const Manifest& Salvager::BuildManifest() {
   Manifest& m = manifest_;
@@ -252,7 +254,8 @@ const Manifest& Salvager::BuildManifest() {
   for (size_t g = kFirstUserGroup; g < group_done_.size(); ++g)
     m.users.push_back({cat_.group_names[g], group_done_[g] != 0});
   m.lost_found.clear();
-  if (group_done_.size() > static_cast<size_t>(kGroupRest) && group_done_[kGroupRest]) m.lost_found = cat_.lost_found;
+  m.rest_done = group_done_.size() > static_cast<size_t>(kGroupRest) && group_done_[kGroupRest];
+  if (m.rest_done) m.lost_found = cat_.lost_found;
   m.files = files_.get();  // sorted by the store
   // Groups append records in inode order. --jobs threads sort (path, index)
   // pairs rather than the records themselves, then the records are moved

@@ -85,7 +85,9 @@ class Salvager {
 
   Status ExtractUser(const std::string& user, ProgressSink* progress = nullptr, ExtractDelta* delta = nullptr);
   Status ExtractConfig(ProgressSink* progress = nullptr);
-  Status ExtractRest(ProgressSink* progress = nullptr);
+  // `delta` (optional) as for ExtractUser: rescue reconciles the shared
+  // mailboxes, which live in the rest group, right after it.
+  Status ExtractRest(ProgressSink* progress = nullptr, ExtractDelta* delta = nullptr);
   // Sorted, deterministic manifest of what has been extracted so far (a
   // reference to the Salvager's own copy; valid until the next Extract*).
   const Manifest& BuildManifest();

@@ -69,4 +69,27 @@ TEST(Layout, UserAndFolderNames) {
     EXPECT_EQ(mr::InternalName(mr::UserOf(n), mr::FolderOf(n)), n);
 }
 
+TEST(Layout, UnitOfGroupsEveryNonUserMailbox) {
+  EXPECT_EQ(mr::UnitOf("user.bob.Sent"), "bob");
+  EXPECT_EQ(mr::UnitOf("example.com!user.bob"), "bob@example.com");
+  EXPECT_EQ(mr::UnitOf("shared.announcements.sub"), mr::kSharedUnit);
+  EXPECT_EQ(mr::UnitOf("Public"), mr::kSharedUnit);
+  EXPECT_EQ(mr::UnitOf("example.com!shared"), mr::kSharedUnit);
+  EXPECT_EQ(mr::UnitOf("DELETED.shared.x.5F1A2B3C"), "");
+  EXPECT_EQ(mr::UnitOf("DELETED.user.bob.Sent.5F1A2B3C"), "");
+  EXPECT_EQ(mr::UnitOf("example.com!DELETED.user.bob.5F1A2B3C"), "");
+  EXPECT_EQ(mr::UnitOf(""), "");
+}
+
+TEST(Layout, SharedMailboxesInTheLegacyLayout) {
+  // As Cyrus 3.6 lays them out (mailbox_legacy_dirs, hashimapspool): the hash
+  // letter comes from the second name part, or the only one.
+  EXPECT_EQ(mr::MailboxRelDir("shared", "", mr::CyrusLayout::kLegacy, true), "s/shared");
+  EXPECT_EQ(mr::MailboxRelDir("shared.announcements", "", mr::CyrusLayout::kLegacy, true), "a/shared/announcements");
+  EXPECT_EQ(mr::MailboxRelDir("shared.announcements.sub", "", mr::CyrusLayout::kLegacy, true),
+            "a/shared/announcements/sub");
+  EXPECT_EQ(mr::MailboxRelDir("Public", "", mr::CyrusLayout::kLegacy, true), "p/Public");
+  EXPECT_EQ(mr::MailboxRelDir("shared.news", "", mr::CyrusLayout::kLegacy, false), "shared/news");
+}
+
 }  // namespace

@@ -3,6 +3,7 @@
 
 compare_truth.py GOT WANT [--superset USER/FOLDER ...] [--missing USER/FOLDER:UID ...]
                           [--ignore-flags USER/FOLDER ...] [--extra-folder USER/FOLDER ...]
+The truth's "shared" part compares as the user "%shared" (USER/FOLDER = %shared/shared.x).
 Exact by default: same users, folders, uidvalidity, uniqueid, and per uid the same sha1,
 flags, internaldate and size. --superset: GOT's folder may hold extra uids (restored from the
 backup) but every WANT message must be there with its sha1 at the same uid.
@@ -24,8 +25,12 @@ def main():
     ap.add_argument("--ignore-flags", action="append", default=[])
     ap.add_argument("--extra-folder", action="append", default=[])
     a = ap.parse_args()
-    got = json.load(open(a.got))["users"]
-    want = json.load(open(a.want))["users"]
+    gj, wj = json.load(open(a.got)), json.load(open(a.want))
+    got, want = gj["users"], wj["users"]
+    # The shared mailboxes compare as one more user, "%shared" (folders by internal name).
+    if gj.get("shared") or wj.get("shared"):
+        got["%shared"] = gj.get("shared") or {}
+        want["%shared"] = wj.get("shared") or {}
     missing = {}
     for m in a.missing:
         k, uid = m.rsplit(":", 1)

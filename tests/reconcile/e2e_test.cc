@@ -9,6 +9,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -124,6 +126,69 @@ TEST_P(ReconcileE2E, CleanPairGivesTheCurrentStore) {
   if (gone) {
     EXPECT_FALSE((*gone)["emitted"].get<bool>());
   }
+}
+
+const nlohmann::json* SharedFolder(const nlohmann::json& rep, const std::string& name) {
+  if (!rep.contains("shared") || !rep["shared"].is_object()) return nullptr;
+  for (const auto& f : rep["shared"]["folders"])
+    if (f["name"] == name) return &f;
+  return nullptr;
+}
+
+// The fixture's shared mailboxes (make_store.py --shared): one unit, "%shared",
+// merged by the user-folder rules, in the db with their ACLs, served by imapd.
+TEST_P(ReconcileE2E, SharedMailboxesAreReconciledAsOneUnit) {
+  int rc = Reconcile("");
+  ASSERT_TRUE(rc == 0 || rc == 1) << File("stdout.txt");
+  auto rep = ReadJson(tmp_ + "/report.json");
+  ASSERT_TRUE(rep["shared"].is_object()) << rep.dump();
+  EXPECT_EQ(rep["shared"]["user"], "%shared");
+  EXPECT_EQ(rep["shared"]["status"], "ok");
+  EXPECT_EQ(rep["shared"]["done"], true);
+  for (const auto& u : rep["users"]) EXPECT_NE(u["user"], "%shared");
+  const auto* ann = SharedFolder(rep, "shared.announcements");
+  ASSERT_NE(ann, nullptr);
+  EXPECT_EQ((*ann)["reason"], "folder_merged");
+  EXPECT_EQ((*ann)["from_salvage"], 2);     // new since the backup
+  EXPECT_EQ((*ann)["dropped_deleted"], 1);  // expunged since the backup
+  const auto* events = SharedFolder(rep, "shared.events");
+  ASSERT_NE(events, nullptr);
+  EXPECT_EQ((*events)["reason"], "folder_new_since_backup");
+  const auto* retired = SharedFolder(rep, "shared.retired");
+  ASSERT_NE(retired, nullptr);
+  EXPECT_FALSE((*retired)["emitted"].get<bool>());
+  EXPECT_EQ((*retired)["reason"], "folder_deleted_since_backup");
+  auto db = mr::cyrus::ReadMailboxesDb(tmp_ + "/out/conf/mailboxes.db");
+  ASSERT_TRUE(db.ok());
+  std::set<std::string> shared;
+  for (const auto& e : *db) {
+    if (mr::UnitOf(e.name) != mr::kSharedUnit) continue;
+    shared.insert(e.name);
+    if (e.name == "shared.announcements") {
+      EXPECT_EQ(e.mbtype.find('l') != std::string::npos, layout_ == "legacy") << e.mbtype;
+      std::map<std::string, std::string> acl(e.acl.begin(), e.acl.end());
+      EXPECT_EQ(acl["anyone"], "lrs");
+      EXPECT_EQ(acl["alice"], "lrswipkxtecdan");
+    }
+  }
+  EXPECT_EQ(shared, (std::set<std::string>{"Public", "shared", "shared.announcements", "shared.announcements.sub",
+                                           "shared.events"}));
+  if (layout_ == "legacy") {
+    struct stat st {};
+    EXPECT_EQ(::stat((tmp_ + "/out/spool/a/shared/announcements/cyrus.index").c_str(), &st), 0);
+    EXPECT_EQ(::stat((tmp_ + "/out/spool/p/Public/cyrus.index").c_str(), &st), 0);
+  }
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", ""), 0) << File("compare.txt");
+  // verify lists them under the same pseudo-user and finds nothing.
+  EXPECT_EQ(Sh(kCli + " --quiet verify --spool " + Q(tmp_ + "/out/spool") + " --db " +
+               Q(tmp_ + "/out/conf/mailboxes.db") + " --report " + Q(tmp_ + "/verify.json") + " > /dev/null"),
+            0);
+  auto vr = ReadJson(tmp_ + "/verify.json");
+  bool listed = false;
+  for (const auto& u : vr["users"])
+    if (u["user"] == "%shared") listed = u["folders"].get<int>() == 5 && u["problems"].empty();
+  EXPECT_TRUE(listed) << vr.dump();
 }
 
 TEST_P(ReconcileE2E, RerunFinishesNothingTwice) {
@@ -313,6 +378,25 @@ TEST_P(ReconcileDamageE2E, FolderMissingFromSalvageIsDroppedOnlyWithEvidence) {
   EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", ""), 0) << File("compare.txt");
 }
 
+TEST_P(ReconcileDamageE2E, SharedFolderMissingFromSalvageKeptUntilTheRestGroupIsDone) {
+  // Salvage has not finished its rest group (where shared mailboxes live):
+  // shared.retired's absence is no evidence, so the backup's copy stays.
+  std::ofstream(tmp_ + "/salv/salvage.json")
+      << nlohmann::json{{"tool", "mailrescue"}, {"command", "salvage"}, {"dirs", nlohmann::json::array()},
+                        {"files", nlohmann::json::array()}, {"rest_done", false}}
+             .dump();
+  EXPECT_EQ(Reconcile(""), 1);
+  auto rep = ReadJson(tmp_ + "/report.json");
+  const auto* retired = SharedFolder(rep, "shared.retired");
+  ASSERT_NE(retired, nullptr);
+  EXPECT_TRUE((*retired)["emitted"].get<bool>());
+  EXPECT_EQ((*retired)["reason"], "folder_kept_damaged_tree");
+  EXPECT_EQ(rep["shared"]["status"], "attention");
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", "--extra-folder %shared/shared.retired"), 0)
+      << File("compare.txt");
+}
+
 TEST_P(ReconcileDamageE2E, JobsDoNotChangeTheOutput) {
   int rc = Reconcile("--jobs 1", "out1");
   ASSERT_TRUE(rc == 0 || rc == 1);
@@ -332,12 +416,15 @@ TEST_P(ReconcileDamageE2E, UnreadableSalvagedDbDropsNoFolder) {
   int dropped_folders = 0;
   for (const auto& u : rep["users"])
     for (const auto& f : u["folders"]) dropped_folders += !f["emitted"].get<bool>();
+  for (const auto& f : rep["shared"]["folders"]) dropped_folders += !f["emitted"].get<bool>();
   EXPECT_EQ(dropped_folders, 0);  // no evidence of any folder deletion
   const auto* notes = Folder(rep, "bob", "INBOX.v1^2 notes");
   ASSERT_NE(notes, nullptr);
   EXPECT_EQ((*notes)["reason"], "folder_kept_damaged_tree");
   EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
-  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", "--extra-folder 'bob/INBOX.v1^2 notes'"), 0)
+  EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf",
+                  "--extra-folder 'bob/INBOX.v1^2 notes' --extra-folder %shared/shared.retired"),
+            0)
       << File("compare.txt");
 }
 
@@ -350,9 +437,13 @@ TEST_P(ReconcileDamageE2E, UsersFileLimitsTheRunAndBatchesAccumulate) {
   auto db = mr::cyrus::ReadMailboxesDb(tmp_ + "/out/conf/mailboxes.db");
   ASSERT_TRUE(db.ok());
   for (const auto& e : *db) EXPECT_EQ(mr::UserOf(e.name), "bob") << e.name;
-  // A second batch adds the other users; the db then holds everyone.
-  std::ofstream(tmp_ + "/users.txt") << "alice\ndave\nfred^smith\nnewbie\n";
+  EXPECT_TRUE(rep["shared"].is_null());  // not listed: the shared mailboxes wait
+  // A second batch adds the other users and the shared mailboxes ("%shared");
+  // the db then holds everyone.
+  std::ofstream(tmp_ + "/users.txt") << "alice\ndave\nfred^smith\nnewbie\n%shared\n";
   Reconcile("--users " + Q(tmp_ + "/users.txt"));
+  rep = ReadJson(tmp_ + "/report.json");
+  EXPECT_TRUE(rep["shared"].is_object());
   EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
   EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", ""), 0) << File("compare.txt");
 }

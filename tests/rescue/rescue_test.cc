@@ -192,13 +192,20 @@ TEST_F(Rescue, EveryUserBackVerifiedAnnouncedOnceAndSourceUntouched) {
     EXPECT_TRUE(u["verify_problems"].empty()) << u["verify_problems"].dump();
   }
   EXPECT_EQ(reported, users);
+  // The shared mailboxes: one unit, back after the users (rest group), verified.
+  ASSERT_TRUE(rep["shared"].is_object()) << rep.dump();
+  EXPECT_EQ(rep["shared"]["phase"], "announced");
+  EXPECT_EQ(rep["shared"]["status"], "ok") << rep["shared"].dump();
+  EXPECT_TRUE(rep["shared"]["verify_problems"].empty()) << rep["shared"].dump();
+  EXPECT_EQ(rep["shared"]["folders"].size(), 6u);  // 5 emitted + shared.retired, deleted since
 
-  // The hook ran exactly once per user, after that user was done.
+  // The hook ran exactly once per user (and once for %shared), after that user was done.
   std::map<std::string, int> calls;
   std::istringstream hl(Slurp(D("hook.log")));
   std::string u, t, s;
   while (hl >> u >> t >> s) calls[u]++;
   for (const auto& user : users) EXPECT_EQ(calls[user], 1) << user;
+  EXPECT_EQ(calls["%shared"], 1);
 
   // Proxy map: every user, one line each.
   std::istringstream pm(Slurp(D("a/work/proxy.map")));
@@ -223,7 +230,7 @@ TEST_F(Rescue, EveryUserBackVerifiedAnnouncedOnceAndSourceUntouched) {
   std::istringstream hl2(Slurp(D("hook.log")));
   int lines = 0;
   while (std::getline(hl2, line)) ++lines;
-  EXPECT_EQ(lines, static_cast<int>(users.size())) << "users announced twice";
+  EXPECT_EQ(lines, static_cast<int>(users.size()) + 1) << "users announced twice";
 }
 
 TEST_F(Rescue, PriorityFileAppendedMidRunJumpsTheQueue) {
