@@ -157,7 +157,7 @@ TEST_P(ReconcileE2E, SharedMailboxesAreReconciledAsOneUnit) {
   const auto* retired = SharedFolder(rep, "shared.retired");
   ASSERT_NE(retired, nullptr);
   EXPECT_FALSE((*retired)["emitted"].get<bool>());
-  EXPECT_EQ((*retired)["reason"], "folder_deleted_since_backup");
+  EXPECT_EQ((*retired)["reason"], "folder_deleted_in_salvage");  // the delayed delete's tombstone
   auto db = mr::cyrus::ReadMailboxesDb(tmp_ + "/out/conf/mailboxes.db");
   ASSERT_TRUE(db.ok());
   std::set<std::string> shared;
@@ -379,14 +379,31 @@ TEST_P(ReconcileDamageE2E, FolderMissingFromSalvageIsDroppedOnlyWithEvidence) {
 }
 
 TEST_P(ReconcileDamageE2E, SharedFolderMissingFromSalvageKeptUntilTheRestGroupIsDone) {
+  // shared.retired without its tombstone in the salvaged db: only its
+  // absence from a readable tree says it was deleted.
+  auto sdb = mr::cyrus::ReadMailboxesDb(tmp_ + "/salv/conf/mailboxes.db");
+  ASSERT_TRUE(sdb.ok());
+  std::vector<mr::cyrus::MboxEntry> keep;
+  for (auto& e : *sdb)
+    if (e.name != "shared.retired") keep.push_back(e);
+  ASSERT_EQ(keep.size() + 1, sdb->size());
+  ASSERT_TRUE(
+      mr::cyrus::WriteMailboxesDb(tmp_ + "/salv/conf/mailboxes.db", keep, mr::cyrus::DbFormat::kTwoskip).ok());
+  Reconcile("");
+  auto rep = ReadJson(tmp_ + "/report.json");
+  const auto* gone = SharedFolder(rep, "shared.retired");
+  ASSERT_NE(gone, nullptr);
+  EXPECT_FALSE((*gone)["emitted"].get<bool>());
+  EXPECT_EQ((*gone)["reason"], "folder_deleted_since_backup");
   // Salvage has not finished its rest group (where shared mailboxes live):
-  // shared.retired's absence is no evidence, so the backup's copy stays.
+  // the absence is no evidence, so the backup's copy stays.
+  ASSERT_EQ(Sh("rm -rf " + Q(tmp_ + "/out")), 0);
   std::ofstream(tmp_ + "/salv/salvage.json")
       << nlohmann::json{{"tool", "mailrescue"}, {"command", "salvage"}, {"dirs", nlohmann::json::array()},
                         {"files", nlohmann::json::array()}, {"rest_done", false}}
              .dump();
   EXPECT_EQ(Reconcile(""), 1);
-  auto rep = ReadJson(tmp_ + "/report.json");
+  rep = ReadJson(tmp_ + "/report.json");
   const auto* retired = SharedFolder(rep, "shared.retired");
   ASSERT_NE(retired, nullptr);
   EXPECT_TRUE((*retired)["emitted"].get<bool>());
