@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "cli/command.h"
+#include "common/cyrus_layout.h"
 #include "common/exit_codes.h"
 #include "reconcile/reconcile.h"
 #include "reconcile/report.h"
@@ -34,7 +35,7 @@ Result<std::vector<std::string>> ReadUsers(const std::string& path) {
     auto b = line.find_first_not_of(" \t\r");
     auto e = line.find_last_not_of(" \t\r");
     if (b == std::string::npos || line[b] == '#') continue;
-    out.push_back(line.substr(b, e - b + 1));
+    out.push_back(UserFromListEntry(line.substr(b, e - b + 1)));  // login ids work too
   }
   return out;
 }

@@ -52,6 +52,15 @@ bool ValidComponent(std::string_view c) {
 
 char HashDirChar(std::string_view user, bool fulldirhash) { return DirHash(user, fulldirhash); }
 
+std::string UserFromListEntry(std::string_view entry) {
+  std::string out(entry);
+  const std::size_t at = out.find('@');
+  const std::size_t local_end = at == std::string::npos ? out.size() : at;
+  for (std::size_t i = 0; i < local_end; ++i)
+    if (out[i] == '.') out[i] = '^';
+  return out;
+}
+
 std::string MailboxRelDir(std::string_view internal_name, std::string_view uniqueid,
                           CyrusLayout layout, bool hashimapspool, bool fulldirhash) {
   if (layout == CyrusLayout::kUuid) {

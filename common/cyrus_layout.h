@@ -44,6 +44,13 @@ std::string FolderOf(std::string_view internal_name);
 // ("bob@example.com", "INBOX") -> "example.com!user.bob".
 std::string InternalName(std::string_view user, std::string_view folder);
 
+// A user as an operator names it in a --users/--priority file -> the user name used
+// everywhere else (UserOf's form). A login id's dots stand for '^' in the local part
+// ("fred.smith" -> "fred^smith", "fred.smith@example.org" -> "fred^smith@example.org");
+// the domain is kept as written. Internal forms pass through unchanged: a local part
+// never holds a literal '.' (it is the hierarchy separator).
+std::string UserFromListEntry(std::string_view entry);
+
 // The hash directory letter Cyrus uses for `user` (without domain).
 char HashDirChar(std::string_view user, bool fulldirhash);
 

@@ -490,7 +490,7 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
   }
   std::optional<std::set<std::string>> only;
   if (opts.users_file) {
-    auto l = ReadUserList(*opts.users_file);
+    auto l = ReadUserNames(*opts.users_file);
     if (!l) return l.error();
     only.emplace(l->begin(), l->end());
   }

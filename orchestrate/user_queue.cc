@@ -43,7 +43,7 @@ void UserQueue::RefreshPriorityLocked() {
     return;
   }
   partial_line_ = text.substr(last_nl + 1);
-  for (auto& u : ParseUserLines(std::string_view(text).substr(0, last_nl + 1))) {
+  for (auto& u : ParseUserNames(std::string_view(text).substr(0, last_nl + 1))) {
     if (!target_of_.count(u) || promoted_set_.count(u)) continue;
     promoted_set_.insert(u);
     promoted_.push_back(u);

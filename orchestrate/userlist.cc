@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "common/cyrus_layout.h"
 #include "common/fsutil.h"
 
 namespace mr::orchestrate {
@@ -28,6 +29,19 @@ Result<std::vector<std::string>> ReadUserList(const std::string& path) {
   auto data = ReadFile(path, 256ull << 20);
   if (!data) return Error{Code::kInvalidArgument, "--users " + path + ": " + data.error().message};
   return ParseUserLines(std::string_view(reinterpret_cast<const char*>(data->data()), data->size()));
+}
+
+std::vector<std::string> ParseUserNames(std::string_view text) {
+  std::vector<std::string> out = ParseUserLines(text);
+  for (auto& u : out) u = UserFromListEntry(u);
+  return out;
+}
+
+Result<std::vector<std::string>> ReadUserNames(const std::string& path) {
+  auto l = ReadUserList(path);
+  if (!l) return l.error();
+  for (auto& u : *l) u = UserFromListEntry(u);
+  return l;
 }
 
 static bool ParseUnsigned(std::string_view s, unsigned* out) {

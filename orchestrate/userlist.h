@@ -17,6 +17,11 @@ namespace mr::orchestrate {
 Result<std::vector<std::string>> ReadUserList(const std::string& path);
 // Parses the lines of a user list held in memory (same rules as the file).
 std::vector<std::string> ParseUserLines(std::string_view text);
+// The same for files of user names (--users, --priority): each entry as the
+// stores name the user (UserFromListEntry: "fred.smith@example.org" ->
+// "fred^smith@example.org"), so login ids and internal names both work.
+Result<std::vector<std::string>> ReadUserNames(const std::string& path);
+std::vector<std::string> ParseUserNames(std::string_view text);
 
 struct Shard {
   unsigned index = 0;  // 0-based K

@@ -24,6 +24,7 @@
 namespace mr::reconcile {
 namespace {
 
+// A user-name file (--priority): entries as UserFromListEntry names them.
 std::vector<std::string> ReadLines(const std::string& path) {
   std::vector<std::string> out;
   std::ifstream in(path);
@@ -32,7 +33,7 @@ std::vector<std::string> ReadLines(const std::string& path) {
     auto b = line.find_first_not_of(" \t\r");
     auto e = line.find_last_not_of(" \t\r");
     if (b == std::string::npos || line[b] == '#') continue;
-    out.push_back(line.substr(b, e - b + 1));
+    out.push_back(UserFromListEntry(line.substr(b, e - b + 1)));
   }
   return out;
 }

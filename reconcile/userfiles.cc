@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 
@@ -22,9 +23,19 @@ std::string UuidDir(const std::string& conf, const std::string& id) {
   return conf + "/user/uuid/" + id.substr(0, 1) + "/" + id.substr(1, 1) + "/" + id;
 }
 
+// imap/mboxname.c mboxname_conf_getpath_legacy: the file is named by the local part as
+// the user logs in ("fred^smith" -> fred.smith), and a virtual domain's users live under
+// domain/<h>/<domain>/: "fred^smith@example.org" -> domain/e/example.org/user/f/fred.smith.
 std::string LegacyBase(const std::string& conf, const std::string& user) {
-  std::string local = user.substr(0, user.find('@'));
-  return conf + "/user/" + std::string(1, HashDirChar(local, false)) + "/" + user;
+  const std::size_t at = user.find('@');
+  std::string local = user.substr(0, at);
+  std::replace(local.begin(), local.end(), '^', '.');
+  std::string out = conf;
+  if (at != std::string::npos) {
+    const std::string domain = user.substr(at + 1);
+    out += "/domain/" + std::string(1, HashDirChar(domain, false)) + "/" + domain;
+  }
+  return out + "/user/" + std::string(1, HashDirChar(local, false)) + "/" + local;
 }
 
 // Where `kind` ("seen"|"sub") of a user lives in `conf`, in either layout.

@@ -3,7 +3,8 @@
 // Cyrus 3.6 keeps them under the config directory, next to the layout of
 // the user's INBOX:
 //   uuid:   user/uuid/<id[0]>/<id[1]>/<INBOX uniqueid>/{seen.db,sub.db}
-//   legacy: user/<h>/<user>.{seen,sub}          (<h> = hash letter of the user)
+//   legacy: [domain/<dh>/<domain>/]user/<h>/<local>.{seen,sub}  (<h> = hash letter of
+//           the local part, which is named as the user logs in: fred.smith)
 // CopyUserFiles carries each file from the salvaged config directory when it
 // is there (it is newer), else from the backup's, into the output config
 // directory under the output INBOX's uniqueid; each file is written to a temp

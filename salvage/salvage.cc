@@ -10,6 +10,7 @@
 #include <string_view>
 #include <thread>
 
+#include "common/cyrus_layout.h"
 #include "common/fsutil.h"
 #include "common/parallel.h"
 #include "common/sha1.h"
@@ -311,14 +312,14 @@ Result<std::vector<std::string>> ReadUserList(const std::string& path) {
     if (ch == '\n') {
       while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
       size_t b = line.find_first_not_of(" \t");
-      if (b != std::string::npos && line[b] != '#') out.push_back(line.substr(b));
+      if (b != std::string::npos && line[b] != '#') out.push_back(UserFromListEntry(line.substr(b)));
       line.clear();
     } else {
       line.push_back(static_cast<char>(ch));
     }
   }
   size_t b = line.find_first_not_of(" \t\r");
-  if (b != std::string::npos && line[b] != '#') out.push_back(line.substr(b));
+  if (b != std::string::npos && line[b] != '#') out.push_back(UserFromListEntry(line.substr(b)));
   return out;
 }
 

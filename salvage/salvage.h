@@ -120,7 +120,8 @@ class Salvager {
 };
 
 // Reads a --users / --priority file: one user a line; blank lines and
-// "#" comments ignored.
+// "#" comments ignored; login ids name users too (UserFromListEntry:
+// "fred.smith@example.org" is the user "fred^smith@example.org").
 Result<std::vector<std::string>> ReadUserList(const std::string& path);
 
 }  // namespace mr::salvage

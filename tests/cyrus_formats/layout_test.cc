@@ -92,4 +92,16 @@ TEST(Layout, SharedMailboxesInTheLegacyLayout) {
   EXPECT_EQ(mr::MailboxRelDir("shared.news", "", mr::CyrusLayout::kLegacy, false), "shared/news");
 }
 
+TEST(Layout, UserListEntriesNameUsersAsLoginsOrInternally) {
+  EXPECT_EQ(mr::UserFromListEntry("bob"), "bob");
+  EXPECT_EQ(mr::UserFromListEntry("fred.smith"), "fred^smith");
+  EXPECT_EQ(mr::UserFromListEntry("fred^smith"), "fred^smith");
+  EXPECT_EQ(mr::UserFromListEntry("bob@example.com"), "bob@example.com");
+  EXPECT_EQ(mr::UserFromListEntry("fred.smith@example.org"), "fred^smith@example.org");
+  EXPECT_EQ(mr::UserFromListEntry("fred^smith@example.org"), "fred^smith@example.org");
+  EXPECT_EQ(mr::UserFromListEntry(mr::kSharedUnit), mr::kSharedUnit);
+  for (const char* n : {"user.bob", "user.fred^smith", "example.org!user.fred^smith.Sent"})
+    EXPECT_EQ(mr::UserFromListEntry(mr::UserOf(n)), mr::UserOf(n));
+}
+
 }  // namespace

@@ -58,6 +58,13 @@ CASES = {
     "rescue-zero-superblock": ("small-uuid", ["zero_superblock.sh"], [], True),
     "rescue-badmap": ("damage-uuid", ["badmap.sh", "{work}/image.map"],
                       ["--badmap", "{work}/image.map"], False),
+    # Virtual domains (virtdomains: userid): users bob@example.com, fred.smith@example.org
+    # and dave (no domain). Rescue cases on these sets also pass --users / --priority files
+    # naming the users as they log in, and check every user is announced (events and
+    # --on-user-done) under the name the report uses.
+    "rescue-vdomain-uuid": ("vdomain-uuid", None, [], True),
+    "rescue-vdomain-legacy": ("vdomain-legacy", None, [], True),
+    "vdomain-legacy-unlink-folder": ("vdomain-legacy", ["unlink_folder.sh"], [], True),
 }
 
 
@@ -89,6 +96,21 @@ def strings_in(obj):
             yield from strings_in(v)
 
 
+def internal_name(user, folder):
+    """Truth user + folder -> Cyrus internal name (virtual domains: "bob@example.com",
+    "INBOX.Sent" -> "example.com!user.bob.Sent")."""
+    local, _, domain = user.partition("@")
+    return (domain + "!" if domain else "") + "user." + local + folder[len("INBOX"):]
+
+
+def legacy_tail(user, folder):
+    """The end of a folder's legacy-layout path ("/user/bob/Sent"; a domain's folders live
+    under domain/<h>/<domain>/<h>/user/...)."""
+    local, _, domain = user.partition("@")
+    tail = "/user/" + local + folder[len("INBOX"):].replace(".", "/")
+    return tail if not domain else "/" + domain + "/" + local[:1].lower() + tail
+
+
 def damaged_folders(damage, current):
     """(user, folder) pairs the damage recipe names (by uniqueid, mailbox or path)."""
     texts = list(strings_in(damage)) if damage else []
@@ -96,10 +118,10 @@ def damaged_folders(damage, current):
     for user, folders in current["users"].items():
         for folder, f in folders.items():
             uid = f.get("uniqueid") or ""
-            internal = "user." + user + folder[len("INBOX"):]
-            legacy_tail = "/user/" + user + folder[len("INBOX"):].replace(".", "/")
+            internal = internal_name(user, folder)
+            tail = legacy_tail(user, folder)
             for t in texts:
-                if (uid and uid in t) or t == internal or t.rstrip("/").endswith(legacy_tail):
+                if (uid and uid in t) or t == internal or t.rstrip("/").endswith(tail):
                     hit.add((user, folder))
     return hit
 
@@ -244,6 +266,46 @@ def judge(case_exact, current, backup, served, damage, rec, in_lost_found=None,
                     v.append(f"{where}: uid {uid} flags {t['flags']} (current {m['flags']})")
             if case_exact and len(sm) != len(cm):
                 v.append(f"{where}: {len(sm)} messages served, current has {len(cm)}")
+    # Subscriptions (stores whose users subscribe): each current user's list is served.
+    csub, ssub = current.get("subscriptions", {}), served.get("subscriptions", {})
+    for user in sorted(csub):
+        if user in su and ssub.get(user, []) != csub[user]:
+            v.append(f"{user}: subscriptions {ssub.get(user, [])} (current {csub[user]})")
+    return v
+
+
+def login_names(truths):
+    """Every user of the truths as the user logs in ("fred^smith@example.org" ->
+    "fred.smith@example.org"): how an operator writes --users and --priority files."""
+    out = set()
+    for t in truths:
+        for user in t["users"]:
+            local, at, domain = user.partition("@")
+            out.add(local.replace("^", ".") + at + domain)
+    return sorted(out)
+
+
+def announced(events_path, hook_path, users):
+    """Violations: a user of `users` (report names) not announced done by the event log
+    and the --on-user-done hook, or announced under another name."""
+    v = []
+    done = set()
+    with open(events_path) as f:
+        for line in f:
+            e = json.loads(line)
+            if e.get("event") in ("user_done", "user_attention"):
+                done.add(e.get("user"))
+    hooked = set()
+    if os.path.exists(hook_path):
+        with open(hook_path) as f:
+            hooked = {line.rstrip("\n") for line in f if line.strip()}
+    for u in sorted(users):
+        if u not in done:
+            v.append(f"{u}: not announced (user_done/user_attention name {sorted(done)})")
+        if u not in hooked:
+            v.append(f"{u}: --on-user-done never ran for it (ran for {sorted(hooked)})")
+    for u in sorted((done | hooked) - set(users)):
+        v.append(f"announced user {u!r} is no user of the store")
     return v
 
 
@@ -298,6 +360,25 @@ def main(argv=None):
                        "--out-db", os.path.join(out_conf, "mailboxes.db"),
                        "--report", rec_report, "--no-fsync"]
         extra = [x.format(work=work) for x in salvage_extra]
+        with open(os.path.join(fx, "truth-current.json")) as f:
+            current = json.load(f)
+        with open(os.path.join(fx, "truth-backup.json")) as f:
+            backup = json.load(f)
+        vdomain = set_name.startswith("vdomain-")
+        announce = []
+        if a.case.startswith("rescue-") and vdomain:
+            logins = login_names([current, backup])
+            with open(os.path.join(work, "users.txt"), "w") as f:
+                f.write("# every user, as they log in\n" + "\n".join(logins) + "\n")
+            with open(os.path.join(work, "priority.txt"), "w") as f:
+                f.write("\n".join(u for u in logins if "@" in u) + "\n")
+            events = os.path.join(work, "events.jsonl")
+            hooked = os.path.join(work, "hooked.txt")
+            extra += ["--users", os.path.join(work, "users.txt"),
+                      "--priority", os.path.join(work, "priority.txt"),
+                      "--events", events,
+                      "--on-user-done", f'echo "$MAILRESCUE_USER" >> {hooked}']
+            announce = [events, hooked]
         if a.case.startswith("rescue-"):
             salv = os.path.join(work, "rescue-work")
             run([cli, "-q", "rescue", img, "--workdir", salv] + backup_args + extra, log,
@@ -310,15 +391,12 @@ def main(argv=None):
              os.path.join(out_conf, "mailboxes.db"), "--report",
              os.path.join(work, "verify-report.json")], log)
         legacy = ["--legacy"] if "legacy" in set_name else []
+        legacy += ["--virtdomains"] if vdomain else []
         env = [sys.executable, os.path.join(src, "fixtures", "cyrus_env.py")]
         run(env + ["check", "--spool", out_spool, "--conf", out_conf] + legacy, log)
         served_path = os.path.join(work, "truth-served.json")
         run(env + ["truth", "--spool", out_spool, "--conf", out_conf, "--out", served_path] +
             legacy, log)
-        with open(os.path.join(fx, "truth-current.json")) as f:
-            current = json.load(f)
-        with open(os.path.join(fx, "truth-backup.json")) as f:
-            backup = json.load(f)
         with open(served_path) as f:
             served = json.load(f)
         with open(rec_report) as f:
@@ -328,6 +406,8 @@ def main(argv=None):
                            lost_found_index(salv),
                            message_files(os.path.join(fx, "backup", "spool")),
                            message_files(salv), notes)
+        if announce:
+            violations += announced(*announce, set(current["users"]) | set(backup["users"]))
     except AssertionError as e:
         violations, notes = [str(e)], []
     except (OSError, ValueError, subprocess.CalledProcessError) as e:

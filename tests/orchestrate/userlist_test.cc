@@ -13,6 +13,11 @@ TEST(UserList, ParsesLinesTrimsAndSkipsComments) {
   EXPECT_EQ(v, (std::vector<std::string>{"alice", "bob", "carol"}));
 }
 
+TEST(UserList, UserNamesTakeLoginIdsWithAndWithoutDomain) {
+  auto v = ParseUserNames("fred.smith@example.org\nbob@example.com\n# x\nfred.smith\ndave\n");
+  EXPECT_EQ(v, (std::vector<std::string>{"fred^smith@example.org", "bob@example.com", "fred^smith", "dave"}));
+}
+
 TEST(Shard, ParsesExplicit) {
   auto s = ParseShard("2/3");
   ASSERT_TRUE(s.ok());

@@ -60,6 +60,21 @@ TEST_F(UserFilesTest, LegacyLayoutFiles) {
   EXPECT_FALSE(fs::exists(root_ + "/out/user/b/bob.seen"));
 }
 
+// Where Cyrus 3.6 itself puts them (seen with a real Cyrus, virtdomains: userid): named by
+// the local part as the user logs in, a virtual domain's users under domain/<h>/<domain>/.
+TEST_F(UserFilesTest, LegacyFilesOfDottedAndVirtualDomainUsers) {
+  req_.out_legacy = true;
+  req_.user = "fred^smith@example.org";
+  Put(root_ + "/s/domain/e/example.org/user/f/fred.smith.sub", "fred subs");
+  ASSERT_TRUE(CopyUserFiles(req_).ok());
+  EXPECT_EQ(Slurp(root_ + "/out/domain/e/example.org/user/f/fred.smith.sub"), "fred subs");
+
+  req_.user = "fred^smith";
+  Put(root_ + "/b/user/f/fred.smith.sub", "plain fred subs");
+  ASSERT_TRUE(CopyUserFiles(req_).ok());
+  EXPECT_EQ(Slurp(root_ + "/out/user/f/fred.smith.sub"), "plain fred subs");
+}
+
 TEST_F(UserFilesTest, InPlaceLeavesTheBackupFileAlone) {
   req_.out_conf = req_.b_conf;
   req_.out_inbox_uniqueid = req_.b_inbox_uniqueid;
