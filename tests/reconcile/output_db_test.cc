@@ -6,18 +6,14 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "plan_fixtures.h"
 #include "reconcile/reconcile.h"
 
 namespace mr::reconcile {
 namespace {
 
 cyrus::MboxEntry E(const std::string& name, const std::string& id, std::uint32_t uv) {
-  cyrus::MboxEntry e;
-  e.name = name;
-  e.uniqueid = id;
-  e.uidvalidity = uv;
-  e.acl = {{"x", "lrs"}};
-  return e;
+  return testing::DbEntry(name, id, uv, "x");
 }
 
 TEST(OutputDb, ReplacesThisRunsUsersKeepsTheRest) {

@@ -7,6 +7,7 @@
 
 #include "common/sha1.h"
 #include "reconcile/cyrus/crc32.h"
+#include "reconcile/cyrus/mboxdb.h"
 #include "reconcile/inventory.h"
 #include "reconcile/plan.h"
 #include "reconcile/planner.h"
@@ -181,6 +182,24 @@ inline FolderInventory AsApplied(const FolderPlan& p, Side side) {
     inv.files.push_back(f);
   }
   return inv;
+}
+
+// The pairing of `name` in a user plan (by S's name, else B's), nullptr if none.
+inline const FolderPairing* FindPairing(const UserPlan& up, const std::string& name) {
+  for (const auto& f : up.folders)
+    if ((f.s ? f.s->name : f.b->name) == name) return &f;
+  return nullptr;
+}
+
+// A mailboxes.db entry with one ACL entry.
+inline cyrus::MboxEntry DbEntry(const std::string& name, const std::string& id, std::uint32_t uv,
+                                const std::string& acl_id = "anyone") {
+  cyrus::MboxEntry e;
+  e.name = name;
+  e.uniqueid = id;
+  e.uidvalidity = uv;
+  e.acl = {{acl_id, "lrs"}};
+  return e;
 }
 
 }  // namespace mr::reconcile::testing

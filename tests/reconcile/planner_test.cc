@@ -311,44 +311,39 @@ FolderRef Ref(const std::string& name, const std::string& id, std::uint32_t uv =
   return r;
 }
 
-const FolderPairing* Find(const UserPlan& up, const std::string& name) {
-  for (const auto& f : up.folders)
-    if ((f.s ? f.s->name : f.b->name) == name) return &f;
-  return nullptr;
-}
 
 TEST(PlannerUser, FolderOnlyInSalvagedIsNew) {
   UserSide s{true, true, {Ref("user.bob", "aa1"), Ref("user.bob.New", "bb1")}, {}};
   UserSide b{true, true, {Ref("user.bob", "aa1")}, {}};
   auto up = PlanUser("bob", s, b);
-  ASSERT_NE(Find(up, "user.bob.New"), nullptr);
-  EXPECT_EQ(Find(up, "user.bob.New")->reason, Reason::kFolderNewSinceBackup);
-  EXPECT_TRUE(Find(up, "user.bob.New")->emit);
+  ASSERT_NE(testing::FindPairing(up, "user.bob.New"), nullptr);
+  EXPECT_EQ(testing::FindPairing(up, "user.bob.New")->reason, Reason::kFolderNewSinceBackup);
+  EXPECT_TRUE(testing::FindPairing(up, "user.bob.New")->emit);
 }
 
 TEST(PlannerUser, FolderOnlyInBackupDroppedWhenSalvagedTreeReadable) {
   UserSide s{true, true, {Ref("user.bob", "aa1")}, {}};
   UserSide b{true, true, {Ref("user.bob", "aa1"), Ref("user.bob.Old", "cc1")}, {}};
   auto up = PlanUser("bob", s, b);
-  EXPECT_FALSE(Find(up, "user.bob.Old")->emit);
-  EXPECT_EQ(Find(up, "user.bob.Old")->reason, Reason::kFolderDeletedSinceBackup);
+  EXPECT_FALSE(testing::FindPairing(up, "user.bob.Old")->emit);
+  EXPECT_EQ(testing::FindPairing(up, "user.bob.Old")->reason, Reason::kFolderDeletedSinceBackup);
   s.tree_readable = false;
   up = PlanUser("bob", s, b);
-  EXPECT_TRUE(Find(up, "user.bob.Old")->emit);
-  EXPECT_EQ(Find(up, "user.bob.Old")->reason, Reason::kFolderKeptDamagedTree);
+  EXPECT_TRUE(testing::FindPairing(up, "user.bob.Old")->emit);
+  EXPECT_EQ(testing::FindPairing(up, "user.bob.Old")->reason, Reason::kFolderKeptDamagedTree);
   s.tombstones = {"user.bob.Old"};  // the db's tombstone is evidence even then
   up = PlanUser("bob", s, b);
-  EXPECT_FALSE(Find(up, "user.bob.Old")->emit);
+  EXPECT_FALSE(testing::FindPairing(up, "user.bob.Old")->emit);
 }
 
 TEST(PlannerUser, RecreatedAndRenamedFolders) {
   UserSide s{true, true, {Ref("user.bob", "aa1"), Ref("user.bob.Sent", "dd2", 2), Ref("user.bob.Renamed", "ee1")}, {}};
   UserSide b{true, true, {Ref("user.bob", "aa1"), Ref("user.bob.Sent", "dd1", 1), Ref("user.bob.Work", "ee1")}, {}};
   auto up = PlanUser("bob", s, b);
-  EXPECT_EQ(Find(up, "user.bob.Sent")->reason, Reason::kFolderRecreated);
-  EXPECT_FALSE(Find(up, "user.bob.Sent")->same_folder);
-  EXPECT_EQ(Find(up, "user.bob.Renamed")->reason, Reason::kFolderRenamed);
-  EXPECT_EQ(Find(up, "user.bob.Renamed")->b->name, "user.bob.Work");
+  EXPECT_EQ(testing::FindPairing(up, "user.bob.Sent")->reason, Reason::kFolderRecreated);
+  EXPECT_FALSE(testing::FindPairing(up, "user.bob.Sent")->same_folder);
+  EXPECT_EQ(testing::FindPairing(up, "user.bob.Renamed")->reason, Reason::kFolderRenamed);
+  EXPECT_EQ(testing::FindPairing(up, "user.bob.Renamed")->b->name, "user.bob.Work");
   EXPECT_EQ(up.folders.size(), 3u);
 }
 

@@ -33,11 +33,6 @@ FolderRef Ref(const std::string& name, const std::string& id, bool legacy = fals
   return r;
 }
 
-const FolderPairing* Find(const UserPlan& up, const std::string& name) {
-  for (const auto& f : up.folders)
-    if ((f.s ? f.s->name : f.b->name) == name) return &f;
-  return nullptr;
-}
 
 TEST(SharedPlan, FoldersPairAndAreJudgedLikeAUsersFolders) {
   UserSide s{true, true, {Ref("shared", "sh1"), Ref("shared.announcements", "an1"), Ref("shared.events", "ev1")}, {}};
@@ -46,19 +41,19 @@ TEST(SharedPlan, FoldersPairAndAreJudgedLikeAUsersFolders) {
   EXPECT_EQ(up.reason, Reason::kUserMerged);
   ASSERT_EQ(up.folders.size(), 4u);
   // In both: one folder.
-  EXPECT_EQ(Find(up, "shared.announcements")->reason, Reason::kFolderMerged);
-  EXPECT_TRUE(Find(up, "shared.announcements")->same_folder);
+  EXPECT_EQ(testing::FindPairing(up, "shared.announcements")->reason, Reason::kFolderMerged);
+  EXPECT_TRUE(testing::FindPairing(up, "shared.announcements")->same_folder);
   // Only in S: new since the backup, taken.
-  EXPECT_EQ(Find(up, "shared.events")->reason, Reason::kFolderNewSinceBackup);
-  EXPECT_TRUE(Find(up, "shared.events")->emit);
+  EXPECT_EQ(testing::FindPairing(up, "shared.events")->reason, Reason::kFolderNewSinceBackup);
+  EXPECT_TRUE(testing::FindPairing(up, "shared.events")->emit);
   // Only in B with evidence (S's db and tree readable): deleted since.
-  EXPECT_EQ(Find(up, "shared.retired")->reason, Reason::kFolderDeletedSinceBackup);
-  EXPECT_FALSE(Find(up, "shared.retired")->emit);
+  EXPECT_EQ(testing::FindPairing(up, "shared.retired")->reason, Reason::kFolderDeletedSinceBackup);
+  EXPECT_FALSE(testing::FindPairing(up, "shared.retired")->emit);
   // Only in B without evidence (e.g. salvage never finished the rest group): kept.
   s.tree_readable = false;
   up = PlanUser(kUnit, s, b);
-  EXPECT_EQ(Find(up, "shared.retired")->reason, Reason::kFolderKeptDamagedTree);
-  EXPECT_TRUE(Find(up, "shared.retired")->emit);
+  EXPECT_EQ(testing::FindPairing(up, "shared.retired")->reason, Reason::kFolderKeptDamagedTree);
+  EXPECT_TRUE(testing::FindPairing(up, "shared.retired")->emit);
 }
 
 TEST(SharedPlan, OnlyInBackupIsRestoredAndReported) {
@@ -99,12 +94,7 @@ TEST(SharedPlan, FolderKeepsItsAclAndLegacyPlace) {
 }
 
 cyrus::MboxEntry E(const std::string& name, const std::string& id, std::uint32_t uv) {
-  cyrus::MboxEntry e;
-  e.name = name;
-  e.uniqueid = id;
-  e.uidvalidity = uv;
-  e.acl = {{"anyone", "lrs"}};
-  return e;
+  return testing::DbEntry(name, id, uv);
 }
 
 TEST(SharedOutputDb, TheUnitReplacesEveryNonUserEntryAndNothingElse) {

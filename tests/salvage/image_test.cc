@@ -59,6 +59,34 @@ void Stage(const std::string& s) {
   Sh("touch -d '2018-01-01 00:00:00' " + Quote(s + "/user/bob") + " " + Quote(s + "/sticky"));
 }
 
+// Every entry of the staged tree is in the salvaged one with its mode, size, bytes (or
+// symlink target), owner and mtime (symlinks: only the one whose mtime was set, when
+// `short_link_mtime`). Returns the salvaged snapshot for further checks.
+std::map<std::string, Entry> ExpectSameTree(const std::string& stage, const std::string& out,
+                                            bool short_link_mtime) {
+  auto want = Snapshot(stage, false);
+  auto got = Snapshot(out, true);
+  EXPECT_EQ(got.size(), want.size());
+  for (const auto& [path, w] : want) {
+    SCOPED_TRACE(path);
+    auto it = got.find(path);
+    if (it == got.end()) {
+      ADD_FAILURE() << "missing from the salvage";
+      continue;
+    }
+    const Entry& g = it->second;
+    EXPECT_EQ(g.mode, w.mode);
+    EXPECT_EQ(g.size, w.size);
+    EXPECT_EQ(g.content, w.content);
+    EXPECT_EQ(g.uid, w.uid);
+    EXPECT_EQ(g.gid, w.gid);
+    if (!S_ISLNK(w.mode) || (short_link_mtime && path == "user/short-link")) {
+      EXPECT_EQ(g.mtime, w.mtime);
+    }
+  }
+  return got;
+}
+
 TEST(SalvageImage, CleanImageRoundTripKeepsNamesBytesModesTimesLinks) {
   TempDir t;
   Stage(t / "stage");
@@ -67,23 +95,7 @@ TEST(SalvageImage, CleanImageRoundTripKeepsNamesBytesModesTimesLinks) {
   auto r = Salvage(t / "img", t / "out", "--jobs 2");
   EXPECT_EQ(r.rc, 0) << r.out;
   EXPECT_EQ(Sha256(t / "img"), before);
-  auto want = Snapshot(t / "stage", false);
-  auto got = Snapshot(t / "out/spool", true);
-  ASSERT_EQ(got.size(), want.size());
-  for (const auto& [path, w] : want) {
-    SCOPED_TRACE(path);
-    auto it = got.find(path);
-    ASSERT_NE(it, got.end());
-    const Entry& g = it->second;
-    EXPECT_EQ(g.mode, w.mode);
-    EXPECT_EQ(g.size, w.size);
-    EXPECT_EQ(g.content, w.content);
-    EXPECT_EQ(g.uid, w.uid);
-    EXPECT_EQ(g.gid, w.gid);
-    if (!S_ISLNK(w.mode) || path == "user/short-link") {
-      EXPECT_EQ(g.mtime, w.mtime);
-    }
-  }
+  auto got = ExpectSameTree(t / "stage", t / "out/spool", true);
   EXPECT_EQ(got["user/alice-link"].ino, got["user/bob/1."].ino) << "hard link not kept";
   // Sparse stays sparse.
   struct stat st {};
@@ -130,21 +142,7 @@ TEST_P(SalvageFormats, CleanImageComesBackWholeWithNothingReported) {
   EXPECT_EQ(Sha256(t / "img"), before);
   auto m = Manifest(t / "out");
   EXPECT_TRUE(m["filesystem"]["damage"].empty()) << m["filesystem"]["damage"].dump();
-  auto want = Snapshot(t / "stage", false);
-  auto got = Snapshot(t / "out/spool", true);
-  ASSERT_EQ(got.size(), want.size());
-  for (const auto& [path, w] : want) {
-    SCOPED_TRACE(path);
-    auto it = got.find(path);
-    ASSERT_NE(it, got.end());
-    EXPECT_EQ(it->second.mode, w.mode);
-    EXPECT_EQ(it->second.size, w.size);
-    EXPECT_EQ(it->second.content, w.content);
-    EXPECT_EQ(it->second.uid, w.uid);
-    if (!S_ISLNK(w.mode)) {
-      EXPECT_EQ(it->second.mtime, w.mtime);
-    }
-  }
+  auto got = ExpectSameTree(t / "stage", t / "out/spool", false);
   EXPECT_EQ(got["user/alice-link"].ino, got["user/bob/1."].ino) << "hard link not kept";
 }
 
