@@ -493,6 +493,10 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
     auto l = ReadUserNames(*opts.users_file);
     if (!l) return l.error();
     only.emplace(l->begin(), l->end());
+    // A name that matches nobody would otherwise just quietly do nothing.
+    for (const auto& u : *only)
+      if (!target_of.count(u))
+        run.Log("rescue: --users names " + u + ", who is in no backup db and not in the salvaged store; skipped");
   }
   Shard shard;
   if (opts.shard) {

@@ -251,6 +251,20 @@ TEST_F(Rescue, PriorityFileAppendedMidRunJumpsTheQueue) {
   EXPECT_EQ(order[1], last);
 }
 
+TEST_F(Rescue, UsersFileLimitsTheRunAndNamesWhoItCannotFind) {
+  std::string who;
+  for (const auto& u : FixtureUsers())
+    if (who.empty() && u[0] != '%') who = u;
+  std::ofstream(D("only.txt")) << who << "\nnosuchuser\n";
+  auto r = Sh(RescueCmd("u", "--users " + Q(D("only.txt"))), D(""));
+  ASSERT_LE(r.rc, 1) << r.err;
+  json rep = json::parse(Slurp(D("u/report.json")));
+  ASSERT_EQ(rep["users"].size(), 1u) << rep["users"].dump();
+  EXPECT_EQ(rep["users"][0]["user"], who);
+  EXPECT_NE(r.err.find("--users names nosuchuser, who is in no backup db and not in the salvaged store"),
+            std::string::npos) << r.err;
+}
+
 TEST_F(Rescue, DryRunWritesNoTarget) {
   auto r = Sh(RescueCmd("d", "--dry-run"), D(""));
   ASSERT_LE(r.rc, 1) << r.err;
