@@ -73,6 +73,9 @@ int Run(const GlobalOptions& g) {
                : kExitInternal;
   }
   if (o.dry_run) std::cout << reconcile::SummaryTable(run->users);
+  for (const auto& u : run->unknown_users)
+    std::cerr << "mailrescue reconcile: --users names " << u
+              << ", who is in neither the backup nor the salvaged store; skipped\n";
   for (const auto& e : run->errors) std::cerr << "mailrescue reconcile: " << e << "\n";
   if (!a.report.empty()) {
     std::string text = reconcile::ReconcileReportJson(*run, o).dump(2) + "\n";

@@ -390,6 +390,12 @@ Result<RunOutcome> ReconcileAll(const ReconcileOptions& opts) {
   const Reconciler& r = *rec;
   RunOutcome run;
   std::vector<std::string> base = r.Users();
+  if (!opts.users.empty()) {
+    const std::vector<std::string> all = r.view().Users();
+    const std::set<std::string> known(all.begin(), all.end());
+    for (const auto& u : opts.users)
+      if (!known.count(u)) run.unknown_users.push_back(u);
+  }
   // Work queue in priority order; the priority file is re-read whenever a
   // worker takes the next user, so appended lines promote users at once.
   std::mutex mu;

@@ -92,6 +92,7 @@ struct RunOutcome {
   // one of them and sorts first.
   std::vector<UserOutcome> users;
   std::vector<std::string> errors;          // run-level (db write, ...)
+  std::vector<std::string> unknown_users;   // --users names that match no user: skipped
   bool db_written = false;
   // 0 ok, 1 attention (or lost), per SPEC's exit codes.
   int ExitCode() const;

@@ -99,6 +99,7 @@ nlohmann::json ReconcileReportJson(const RunOutcome& run, const ReconcileOptions
             {"totals", TotalsJson(run.users)},
             {"db_written", run.db_written},
             {"shared", shared},
+            {"unknown_users", run.unknown_users},
             {"errors", run.errors}};
   return j;
 }

@@ -446,9 +446,10 @@ TEST_P(ReconcileDamageE2E, UnreadableSalvagedDbDropsNoFolder) {
 }
 
 TEST_P(ReconcileDamageE2E, UsersFileLimitsTheRunAndBatchesAccumulate) {
-  std::ofstream(tmp_ + "/users.txt") << "bob\n# comment\n\n";
+  std::ofstream(tmp_ + "/users.txt") << "bob\n# comment\n\nnosuchuser\n";
   Reconcile("--users " + Q(tmp_ + "/users.txt"));
   auto rep = ReadJson(tmp_ + "/report.json");
+  EXPECT_EQ(rep["unknown_users"], nlohmann::json::array({"nosuchuser"}));  // said, not silently dropped
   ASSERT_EQ(rep["users"].size(), 1u);
   EXPECT_EQ(rep["users"][0]["user"], "bob");
   auto db = mr::cyrus::ReadMailboxesDb(tmp_ + "/out/conf/mailboxes.db");
