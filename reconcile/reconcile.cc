@@ -332,10 +332,12 @@ std::optional<OutputDbWriter::FileId> OutputDbWriter::Identify(const std::string
 }
 
 Status OutputDbWriter::Write(const ReconcileOptions& opts, const std::vector<UserOutcome>& outcomes) {
-  auto format = ResolveDbFormat(opts);
-  if (!format) return format.error();
   auto now = Identify(opts.out_db);
   if (!loaded_ || path_ != opts.out_db || now != written_) {
+    // Resolved with the db (it may read the backup's imapd.conf), not once per user.
+    auto format = ResolveDbFormat(opts);
+    if (!format) return format.error();
+    format_ = *format;
     image_.Clear();
     names_of_user_.clear();
     if (now) {
@@ -378,7 +380,7 @@ Status OutputDbWriter::Write(const ReconcileOptions& opts, const std::vector<Use
   if (slash != std::string::npos && slash > 0) {
     if (Status s = MakeDirs(opts.out_db.substr(0, slash)); !s.ok()) return s;
   }
-  if (Status s = image_.Write(opts.out_db, *format, opts.fsync); !s.ok()) return s;
+  if (Status s = image_.Write(opts.out_db, format_, opts.fsync); !s.ok()) return s;
   loaded_ = true;
   written_ = Identify(opts.out_db);
   return Status::Ok();

@@ -143,6 +143,7 @@ class OutputDbWriter {
   bool loaded_ = false;
   std::string path_;
   std::optional<FileId> written_;
+  cyrus::DbFormat format_ = cyrus::DbFormat::kTwoskip;  // ResolveDbFormat's, at the last (re)load
   // The db as encoded records (only what changed is re-encoded per write), and each
   // user's mailbox names in it, so replacing a user does not look at the others.
   cyrus::MboxDbImage image_;
