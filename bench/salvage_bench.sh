@@ -5,24 +5,30 @@
 # the medians, the ratios against mailrescue and mailrescue's peak RSS.
 #
 # usage: bench/salvage_bench.sh [IMG] [RUNS] [OUTDIR] [JOBS]
-#   IMG     default: build the 200,000-file image with make_salvage_image.py
-#           into /work/bench-salvage/img200k.img (takes ~10 min once)
+#   IMG     default: /work/bench-spool/s200k.img, built once (~5 s) with
+#           `mr_hugefolder spool`: 200,000 messages in 200 folders of 50 users,
+#           delivered interleaved and with hash-tree directories, as a live
+#           server leaves a spool. (make_salvage_image.py builds the other
+#           shape, mke2fs -d's folder-after-folder linear directories, where
+#           directory order is inode order: the best case for rdump.)
 #   RUNS    runs per tool (default 3)
 #   OUTDIR  where outputs go (default /dev/shm if present, else /tmp)
 #   JOBS    mailrescue --jobs (default: number of cores)
-# Env: MAILRESCUE (binary; default build-salvage/cli/mailrescue), COLD=1 drops
+# Env: MAILRESCUE (binary; default build/cli/mailrescue), COLD=1 drops
 # the page cache before each run when /proc/sys/vm/drop_caches is writable.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-img=${1:-/work/bench-salvage/img200k.img}
+img=${1:-/work/bench-spool/s200k.img}
 runs=${2:-3}
 outdir=${3:-$([ -d /dev/shm ] && echo /dev/shm || echo /tmp)}
 jobs=${4:-$(nproc)}
-mr=${MAILRESCUE:-$here/../build-salvage/cli/mailrescue}
+mr=${MAILRESCUE:-$here/../build/cli/mailrescue}
 [ -x "$mr" ] || { echo "salvage_bench: $mr not built" >&2; exit 2; }
 if [ ! -f "$img" ]; then
   mkdir -p "$(dirname "$img")"
-  python3 "$here/make_salvage_image.py" "$img"
+  tool=$(dirname "$mr")/../fixtures/hugefolder/mr_hugefolder
+  [ -x "$tool" ] || { echo "salvage_bench: $tool not built" >&2; exit 2; }
+  "$tool" spool --out "$img" --messages 200000 --per-folder 1000 --users 50 2>/dev/null
 fi
 work=$(mktemp -d "$outdir/mr-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
