@@ -13,8 +13,6 @@
 namespace mr::salvage {
 namespace {
 
-constexpr int kWarmProbes = 4;  // first hints of a group all cached: a warm run
-
 }  // namespace
 
 void RangeHinter::Add(std::uint64_t offset, std::uint64_t length) {
@@ -70,8 +68,7 @@ void Prefetcher::Run() {
     const std::uint64_t bs = fs->blocksize;
     const std::uint64_t fs_blocks = ext2fs_blocks_count(fs->super);
     RangeHinter hint(*v_->source());
-    // Warm: the group's first hints all found their data cached already.
-    auto warm = [&] { return hint.hints() == kWarmProbes && hint.found() == kWarmProbes; };
+    auto warm = [&] { return hint.Warm(); };
     std::vector<std::uint64_t> ahead(count_ + 1, 0);  // bytes mapped for items before i
     BlockMap map;
     for (std::size_t i = 0; i < count_ && !stop_.load(std::memory_order_relaxed); ++i) {
