@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <chrono>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -182,32 +184,37 @@ Result<reconcile::StoreView> ViewFor(Run& run, const RescueTarget& t, const reco
   return reconcile::StoreView::Compose(c->dbs, std::move(manifest), {{user, c->index.Of(user)}});
 }
 
-// One user through every phase it has not finished yet. Returns false when
-// the run was asked to stop before the user finished.
-bool ProcessUser(Run& run, const RescueTarget& t, const std::string& user) {
-  auto st = run.state->Get(user);
-  Phase phase = st ? st->phase : Phase::kQueued;
+// A user whose reconcile is done (by this run: its outcome still to be
+// written into the target's db) or who an earlier run left reconciled or
+// verified; FlushBatch takes it the rest of the way.
+struct Staged {
+  std::string user;
+  Phase phase = Phase::kQueued;
+  std::optional<reconcile::UserOutcome> outcome;  // this run's, not in the db yet
+  std::optional<std::vector<std::string>> wrote_dirs;  // uuid dirs this run's reconcile wrote
   json detail = json::object();
-  if (st && !st->detail.empty()) detail = json::parse(st->detail, nullptr, false);
-  if (detail.is_discarded()) detail = json::object();
-  std::string status = st ? st->status : "";
+  std::string status;
+};
+
+enum class Stage {
+  kStaged,    // in the batch
+  kFinished,  // nothing more this run (dry run, a failed reconcile, announced)
+  kStopped,   // stop requested or a run-level error: left for the next run
+};
+
+// One user up to (not including) the target db write: salvage, then
+// reconcile. What is left goes into *batch.
+Stage StageUser(Run& run, const RescueTarget& t, const std::string& user, std::vector<Staged>* batch) {
+  auto st = run.state->Get(user);
+  Staged sg;
+  sg.user = user;
+  sg.phase = st ? st->phase : Phase::kQueued;
+  if (st && !st->detail.empty()) sg.detail = json::parse(st->detail, nullptr, false);
+  if (sg.detail.is_discarded()) sg.detail = json::object();
+  sg.status = st ? st->status : "";
+  Phase& phase = sg.phase;
   run.events.Emit("user_started", {{"user", user}, {"target", t.name}, {"phase", PhaseName(phase)}});
   run.Log("rescue: " + user + " (" + t.name + "): starting at phase " + PhaseName(phase));
-
-  // Dry runs touch no target, so they take no target lock either.
-  std::optional<TargetLock> lock;
-  if (!run.opts.dry_run) {
-    if (auto s = MakeDirs(DirName(t.out_db)); !s) {
-      run.RunError(s.message());
-      return false;
-    }
-    auto l = TargetLock::Acquire(t.out_db + ".mailrescue.lock");
-    if (!l) {
-      run.RunError(l.error().message);
-      return false;
-    }
-    lock.emplace(std::move(*l));
-  }
 
   // Salvage again whenever the user is not reconciled yet, even when a killed
   // run got it salvaged: the in-memory manifest must know its files (the
@@ -218,7 +225,7 @@ bool ProcessUser(Run& run, const RescueTarget& t, const std::string& user) {
       salvage::ExtractDelta delta;
       if (auto s = run.salvager->ExtractUser(user, nullptr, &delta); !s) {
         run.RunError("salvage of " + user + ": " + s.message());
-        return false;
+        return Stage::kStopped;
       }
       NoteExtracted(run, user, delta);
     }
@@ -227,108 +234,199 @@ bool ProcessUser(Run& run, const RescueTarget& t, const std::string& user) {
     }
     phase = std::max(phase, Phase::kSalvaged);
   }
-  if (StopRequested()) return false;
+  if (StopRequested()) return Stage::kStopped;
 
-  std::optional<std::vector<std::string>> wrote_dirs;  // uuid dirs of this run's reconcile
   if (phase < Phase::kReconciled) {
     auto ro = ReconcileOptionsFor(run, t, user);
     if (!run.opts.dry_run) {
-      if (auto s = MakeDirs(DirName(t.out_db)); !s) {
-        run.RunError(s.message());
-        return false;
-      }
       if (auto s = MakeDirs(t.out_spool); !s) {
         run.RunError(s.message());
-        return false;
+        return Stage::kStopped;
       }
     }
     auto view = ViewFor(run, t, ro, user);
     if (!view) {
       run.RunError("reconcile of " + user + ": " + view.error().message);
-      return false;
+      return Stage::kStopped;
     }
     auto rec = reconcile::Reconciler::Open(ro, std::move(*view));
     if (!rec) {
       run.RunError("reconcile of " + user + ": " + rec.error().message);
-      return false;
+      return Stage::kStopped;
     }
     auto uo = rec->ReconcileUser(user, run.opts.dry_run);
     if (!uo) {
       run.RunError("reconcile of " + user + ": " + uo.error().message);
+      return Stage::kStopped;
+    }
+    if (!run.opts.dry_run && !uo->done) {
+      std::string why = uo->errors.empty() ? "not every folder could be written" : uo->errors.front();
+      run.RunError("reconcile of " + user + ": " + why);
+      run.events.Emit("user_failed", {{"user", user}, {"target", t.name}, {"error", why}});
+      return Stage::kFinished;  // left at this phase; a rerun repeats it
+    }
+    sg.wrote_dirs.emplace();
+    for (const auto& f : uo->folders)
+      if (!f.uniqueid.empty()) sg.wrote_dirs->push_back(MailboxRelDir(f.name, f.uniqueid, CyrusLayout::kUuid, true));
+    sg.detail = reconcile::UserReportJson(*uo);
+    sg.detail["target"] = t.name;
+    sg.status = SeverityStatus(uo->status);
+    if (run.opts.dry_run) {
+      sg.detail["phase"] = "planned";
+      std::lock_guard<std::mutex> g(run.err_mu);
+      run.state->PutMeta("dryrun:" + user, sg.detail.dump());
+      return Stage::kFinished;
+    }
+    sg.outcome = std::move(*uo);
+  }
+  if (phase >= Phase::kAnnounced) return Stage::kFinished;
+  batch->push_back(std::move(sg));
+  return Stage::kStaged;
+}
+
+// The staged users the rest of the way, in batch order: their outcomes go
+// into the target's db in one write (then they are "reconciled"), the db is
+// read back once for all of them, and each is verified and announced.
+// Returns the users that are finished for this run; false when the run must
+// stop (the others stay at their phase and the next run repeats from there).
+bool FlushBatch(Run& run, const RescueTarget& t, std::vector<Staged>& batch, std::vector<std::string>* finished) {
+  if (batch.empty()) return true;
+  std::vector<reconcile::UserOutcome> outcomes;
+  for (auto& sg : batch)
+    if (sg.outcome) outcomes.push_back(std::move(*sg.outcome));
+  if (!outcomes.empty()) {
+    if (auto s = MakeDirs(DirName(t.out_db)); !s) {
+      run.RunError(s.message());
       return false;
     }
-    if (!run.opts.dry_run) {
-      if (!uo->done) {
-        std::string why = uo->errors.empty() ? "not every folder could be written" : uo->errors.front();
-        run.RunError("reconcile of " + user + ": " + why);
-        run.events.Emit("user_failed", {{"user", user}, {"target", t.name}, {"error", why}});
-        return true;  // leave it at this phase; a rerun repeats it
-      }
-      if (auto s = CacheOf(run, t).out_db.Write(ro, {*uo}); !s) {
-        run.RunError("mailboxes.db of " + t.name + ": " + s.message());
-        return false;
-      }
+    auto ro = ReconcileOptionsFor(run, t, batch.front().user);
+    if (auto s = CacheOf(run, t).out_db.Write(ro, outcomes); !s) {
+      run.RunError("mailboxes.db of " + t.name + ": " + s.message());
+      return false;
     }
-    wrote_dirs.emplace();
-    for (const auto& f : uo->folders)
-      if (!f.uniqueid.empty()) wrote_dirs->push_back(MailboxRelDir(f.name, f.uniqueid, CyrusLayout::kUuid, true));
-    detail = reconcile::UserReportJson(*uo);
-    detail["target"] = t.name;
-    status = SeverityStatus(uo->status);
-    if (run.opts.dry_run) {
-      detail["phase"] = "planned";
-      std::lock_guard<std::mutex> g(run.err_mu);
-      run.state->PutMeta("dryrun:" + user, detail.dump());
-      return true;
-    }
-    if (auto s = run.state->SetPhase(user, Phase::kReconciled, status, detail.dump()); !s) run.RunError(s.message());
-    phase = Phase::kReconciled;
+  }
+  for (auto& sg : batch) {
+    if (sg.phase >= Phase::kReconciled) continue;
+    if (auto s = run.state->SetPhase(sg.user, Phase::kReconciled, sg.status, sg.detail.dump()); !s)
+      run.RunError(s.message());
+    sg.phase = Phase::kReconciled;
   }
   if (StopRequested()) return false;
 
-  if (phase < Phase::kVerified) {
-    verify::VerifyOptions vo;
-    vo.spool = t.out_spool;
-    vo.db = t.out_db;
-    vo.users = {user};
-    vo.jobs = run.opts.jobs;
-    // Right after this run's reconcile: look for orphans only where it wrote;
-    // a user reconciled by an earlier (killed) run gets the full walk.
-    vo.uuid_dirs = wrote_dirs;
-    auto v = verify::VerifyUser(vo, user);
-    json problems = json::array();
-    if (!v) {
-      problems.push_back(v.error().message);
-    } else {
-      for (const auto& p : v->problems) problems.push_back(p);
-    }
-    detail["verify_problems"] = problems;
-    if (!problems.empty()) {
-      status = "attention";
-      detail["status"] = status;
-    }
-    detail["done_at"] = static_cast<std::int64_t>(std::time(nullptr));
-    if (auto s = run.state->SetPhase(user, Phase::kVerified, status, detail.dump()); !s) run.RunError(s.message());
-    phase = Phase::kVerified;
+  // One read of the db and one spool scan for the batch. Orphans are looked
+  // for only where this run's reconciles wrote, unless a user was reconciled
+  // by an earlier (killed) run: then the whole spool is walked.
+  verify::VerifyOptions vo;
+  vo.spool = t.out_spool;
+  vo.db = t.out_db;
+  vo.jobs = run.opts.jobs;
+  vo.uuid_dirs.emplace();
+  bool to_verify = false;
+  for (const auto& sg : batch) {
+    if (sg.phase >= Phase::kVerified) continue;
+    to_verify = true;
+    vo.users.push_back(sg.user);
+    if (!sg.wrote_dirs) vo.uuid_dirs.reset();
+    if (vo.uuid_dirs) vo.uuid_dirs->insert(vo.uuid_dirs->end(), sg.wrote_dirs->begin(), sg.wrote_dirs->end());
   }
-
-  if (phase < Phase::kAnnounced) {
-    json ev = {{"user", user}, {"target", t.name}, {"status", status}};
-    for (const char* k : {"folders"})
-      if (detail.contains(k) && detail[k].is_array()) ev["folders"] = detail[k].size();
-    run.events.Emit(status == "ok" ? "user_done" : "user_attention", ev);
-    run.Log("rescue: " + user + " (" + t.name + "): back, " + status);
+  std::optional<std::string> store_error;
+  if (to_verify) {
+    auto snap = verify::OpenStore(vo);
+    if (snap) vo.snapshot = *snap;
+    else store_error = snap.error().message;
+  }
+  for (auto& sg : batch) {
+    if (sg.phase < Phase::kVerified) {
+      json problems = json::array();
+      if (store_error) {
+        problems.push_back(*store_error);
+      } else {
+        auto v = verify::VerifyUser(vo, sg.user);
+        if (!v) {
+          problems.push_back(v.error().message);
+        } else {
+          for (const auto& p : v->problems) problems.push_back(p);
+        }
+      }
+      sg.detail["verify_problems"] = problems;
+      if (!problems.empty()) {
+        sg.status = "attention";
+        sg.detail["status"] = sg.status;
+      }
+      sg.detail["done_at"] = static_cast<std::int64_t>(std::time(nullptr));
+      if (auto s = run.state->SetPhase(sg.user, Phase::kVerified, sg.status, sg.detail.dump()); !s)
+        run.RunError(s.message());
+      sg.phase = Phase::kVerified;
+    }
+    json ev = {{"user", sg.user}, {"target", t.name}, {"status", sg.status}};
+    if (sg.detail.contains("folders") && sg.detail["folders"].is_array()) ev["folders"] = sg.detail["folders"].size();
+    run.events.Emit(sg.status == "ok" ? "user_done" : "user_attention", ev);
+    run.Log("rescue: " + sg.user + " (" + t.name + "): back, " + sg.status);
     if (run.opts.on_user_done) {
-      auto hr = RunUserHook(*run.opts.on_user_done, user, t.name, status);
+      auto hr = RunUserHook(*run.opts.on_user_done, sg.user, t.name, sg.status);
       if (hr.exit_code != 0) {
-        run.events.Emit("hook_failed", {{"user", user}, {"target", t.name}, {"error", hr.error}});
+        run.events.Emit("hook_failed", {{"user", sg.user}, {"target", t.name}, {"error", hr.error}});
         run.RunError(hr.error + " (retried on the next run)");
-        return true;  // stays "verified": the hook runs again on resume
+        finished->push_back(sg.user);  // stays "verified": the hook runs again on resume
+        continue;
       }
     }
-    if (auto s = run.state->SetPhase(user, Phase::kAnnounced); !s) run.RunError(s.message());
+    if (auto s = run.state->SetPhase(sg.user, Phase::kAnnounced); !s) run.RunError(s.message());
+    finished->push_back(sg.user);
   }
   return true;
+}
+
+// One target's users, in queue order. Users are staged one at a time and
+// flushed (db write, verify, announce) in batches: a flush waits until the
+// staging since the last flush has taken as long as that flush did, so the
+// per-flush cost, which grows with the db, is never more than half the
+// run (one flush per user made a store of thousands of users quadratic),
+// while the first users, on a small db, still come back one by one.
+// The target lock is held from a batch's first user to its flush.
+// `next` hands out the users (nullopt: none left).
+void RunTarget(Run& run, const RescueTarget& t, const std::function<std::optional<std::string>()>& next) {
+  using Clock = std::chrono::steady_clock;
+  constexpr std::size_t kMaxBatch = 256;
+  std::vector<Staged> batch;
+  std::optional<TargetLock> lock;
+  Clock::duration last_flush{0};
+  Clock::time_point since = Clock::now();
+  auto flush = [&] {
+    const auto t0 = Clock::now();
+    std::vector<std::string> finished;
+    const bool ok = FlushBatch(run, t, batch, &finished);
+    for (const auto& u : finished) run.queue->Finish(u);
+    batch.clear();
+    lock.reset();
+    last_flush = Clock::now() - t0;
+    since = Clock::now();
+    return ok;
+  };
+  while (!StopRequested()) {
+    auto u = next();
+    if (!u) break;
+    // Dry runs touch no target, so they take no target lock either.
+    if (!lock && !run.opts.dry_run) {
+      Status made = MakeDirs(DirName(t.out_db));
+      auto l = made ? TargetLock::Acquire(t.out_db + ".mailrescue.lock") : Result<TargetLock>(made.error());
+      if (!l) {
+        run.RunError(l.error().message);
+        break;
+      }
+      lock.emplace(std::move(*l));
+    }
+    const Stage r = StageUser(run, t, *u, &batch);
+    if (r == Stage::kStopped) break;
+    if (r == Stage::kFinished) run.queue->Finish(*u);
+    if (batch.empty()) {
+      lock.reset();
+      continue;
+    }
+    if (batch.size() >= kMaxBatch || Clock::now() - since >= last_flush)
+      if (!flush()) return;
+  }
+  if (!batch.empty() && !StopRequested()) flush();
 }
 
 std::string SummaryTable(const std::vector<json>& users) {
@@ -537,17 +635,7 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
   InArena(threads, [&] {
     TaskGroup tg;
     for (const auto& t : opts.targets) {
-      tg.Run([&run, &t] {
-        while (!StopRequested()) {
-          auto u = run.queue->Next(t.name);
-          if (!u) break;
-          bool finished = ProcessUser(run, t, *u);
-          if (finished)
-            run.queue->Finish(*u);
-          else
-            break;  // stop requested or a run-level error: leave the rest for the next run
-        }
-      });
+      tg.Run([&run, &t] { RunTarget(run, t, [&] { return run.queue->Next(t.name); }); });
     }
     tg.Wait();
   });
@@ -566,7 +654,12 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
     if (it == run.target_by_name.end()) {
       run.RunError("shared mailboxes: target " + *shared_target + " is not given in this run");
     } else {
-      InArena(threads, [&] { ProcessUser(run, *it->second, std::string(kSharedUnit)); });
+      bool handed = false;
+      auto once = [&]() -> std::optional<std::string> {
+        if (std::exchange(handed, true)) return std::nullopt;
+        return std::string(kSharedUnit);
+      };
+      InArena(threads, [&] { RunTarget(run, *it->second, once); });
     }
   }
 
