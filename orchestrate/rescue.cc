@@ -429,13 +429,14 @@ void RunTarget(Run& run, const RescueTarget& t, const std::function<std::optiona
   if (!batch.empty() && !StopRequested()) flush();
 }
 
-std::string SummaryTable(const std::vector<json>& users) {
+// The table of `shared` (when not null) and then every entry of `users` (a JSON array).
+std::string SummaryTable(const json& shared, const json& users) {
   std::ostringstream o;
   char line[512];
   std::snprintf(line, sizeof line, "%-24s %-10s %-10s %7s %7s %7s %7s %7s %7s %7s\n", "user", "target", "status",
                 "kept", "salvage", "backup", "deleted", "renum", "unrec", "verify");
   o << line;
-  for (const auto& u : users) {
+  auto row = [&](const json& u) {
     long long kept = 0, fs = 0, fb = 0, dd = 0, rn = 0, un = 0;
     if (u.contains("folders") && u["folders"].is_array())
       for (const auto& f : u["folders"]) {
@@ -454,7 +455,9 @@ std::string SummaryTable(const std::vector<json>& users) {
                   u.value("user", std::string()).c_str(), u.value("target", std::string()).c_str(),
                   u.value("status", std::string()).c_str(), kept, fs, fb, dd, rn, un, vp);
     o << line;
-  }
+  };
+  if (!shared.is_null()) row(shared);
+  for (const auto& u : users) row(u);
   return o.str();
 }
 
@@ -467,18 +470,27 @@ json FilesystemJson(const Run& run) {
   fs["needs_recovery"] = info.needs_recovery;
   json damage = json::array();
   json damaged_groups = json::object();
+  auto bump = [&](std::uint64_t ino) {
+    if (!info.inodes_per_group || !ino) return;
+    std::string g = std::to_string((ino - 1) / info.inodes_per_group);
+    damaged_groups[g] = damaged_groups.value(g, 0) + 1;
+  };
+  // Streamed: each files[] entry is looked at and dropped as it is parsed, so
+  // the report costs memory for the damage, not for a manifest of millions of files.
+  bool in_files = false;
+  json::parser_callback_t keep = [&](int depth, json::parse_event_t ev, json& parsed) -> bool {
+    if (ev == json::parse_event_t::key && depth == 1) in_files = parsed == "files";
+    if (ev == json::parse_event_t::object_end && in_files && depth == 2) {
+      auto d = parsed.find("damaged");
+      if (d != parsed.end() && d->is_array() && !d->empty()) bump(parsed.value("ino", 0ULL));
+      return false;
+    }
+    return true;
+  };
   std::ifstream in(run.salvage_dir + "/salvage.json");
-  json m = json::parse(in, nullptr, false);
+  json m = json::parse(in, keep, /*allow_exceptions=*/false);
   if (!m.is_discarded() && m.is_object()) {
     if (m.contains("filesystem") && m["filesystem"].contains("damage")) damage = m["filesystem"]["damage"];
-    auto bump = [&](std::uint64_t ino) {
-      if (!info.inodes_per_group || !ino) return;
-      std::string g = std::to_string((ino - 1) / info.inodes_per_group);
-      damaged_groups[g] = damaged_groups.value(g, 0) + 1;
-    };
-    if (m.contains("files"))
-      for (const auto& f : m["files"])
-        if (f.contains("damaged") && f["damaged"].is_array() && !f["damaged"].empty()) bump(f.value("ino", 0ULL));
     if (m.contains("dirs"))
       for (const auto& d : m["dirs"])
         if (!d.value("complete", true)) bump(d.value("ino", 0ULL));
@@ -664,7 +676,8 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
   }
 
   // 5. Report.
-  std::vector<json> users;
+  // Each user's detail is moved, not copied, into the report (one copy of them in memory).
+  json users = json::array();
   json shared = nullptr;
   json timeline = json::array();
   bool attention = !run.run_errors.empty();
@@ -703,6 +716,7 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
     proxy[u] = target;
     users.push_back(std::move(d));
   }
+  const std::size_t nusers = users.size();
   std::sort(timeline.begin(), timeline.end(),
             [](const json& a, const json& b) { return a["done_at"].get<long long>() < b["done_at"].get<long long>(); });
 
@@ -712,8 +726,8 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
                  {"dry_run", opts.dry_run},
                  {"source", {{"path", opts.source}, {"size", run.salvager->info().source_size}}},
                  {"filesystem", FilesystemJson(run)},
-                 {"users", users},
-                 {"shared", shared},
+                 {"users", std::move(users)},
+                 {"shared", std::move(shared)},
                  {"timeline", timeline},
                  {"errors", run.run_errors}};
   json targets = json::array();
@@ -721,7 +735,7 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
     targets.push_back({{"name", t.name}, {"spool", t.out_spool}, {"db", t.out_db}, {"in_place", t.in_place}});
   report["targets"] = targets;
   long long ok = 0, att = 0, pending = 0;
-  for (const auto& d : users) {
+  for (const auto& d : report["users"]) {
     if (d["status"] == "ok" && (opts.dry_run || d["phase"] == "announced"))
       ++ok;
     else if (d["status"] == "pending")
@@ -729,7 +743,7 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
     else
       ++att;
   }
-  report["totals"] = {{"users", users.size()}, {"ok", ok}, {"attention", att}, {"pending", pending},
+  report["totals"] = {{"users", nusers}, {"ok", ok}, {"attention", att}, {"pending", pending},
                       {"placed_without_backup", placed.size()}};
 
   if (opts.report)
@@ -742,9 +756,7 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
   }
 
   RescueOutcome out;
-  std::vector<json> rows = users;
-  if (!shared.is_null()) rows.insert(rows.begin(), shared);
-  out.summary = SummaryTable(rows);
+  out.summary = SummaryTable(report["shared"], report["users"]);
   for (const auto& e : run.run_errors) out.summary += "error: " + e + "\n";
   if (StopRequested()) out.summary += "stopped: run the same command again to continue\n";
   out.summary += std::to_string(ok) + " users ok, " + std::to_string(att) + " need attention, " +

@@ -233,6 +233,32 @@ TEST_F(Rescue, EveryUserBackVerifiedAnnouncedOnceAndSourceUntouched) {
   EXPECT_EQ(lines, static_cast<int>(users.size()) + 1) << "users announced twice";
 }
 
+// The report's filesystem section counts damaged files by block group (read
+// from salvage.json as it streams by, not loaded whole).
+TEST_F(Rescue, ReportCountsDamagedFilesByBlockGroup) {
+  const std::string copy = D("c.img"), map = D("c.map");
+  ASSERT_EQ(Sh("cp --sparse=always " + Q(kFixture + "/current.img") + " " + Q(copy), D("")).rc, 0);
+  auto d = Sh("bash " + Q(std::string(MR_SOURCE_DIR) + "/fixtures/damage/badmap.sh") + " " + Q(copy) + " " + Q(map) +
+                  " 3",
+              D(""));
+  ASSERT_EQ(d.rc, 0) << d.err;
+  json dmg = json::parse(d.out);
+  auto ipg = Sh("dumpe2fs -h " + Q(copy) + " 2>/dev/null | sed -n 's/^Inodes per group: *//p'", D(""));
+  const long per_group = std::stol(ipg.out);
+  std::map<std::string, int> want;
+  for (const auto& f : dmg["files"]) want[std::to_string((f["ino"].get<long>() - 1) / per_group)]++;
+  ASSERT_FALSE(want.empty());
+
+  std::string cmd = RescueCmd("a", "--badmap " + Q(map));
+  cmd.replace(cmd.find(Q(kFixture + "/current.img")), Q(kFixture + "/current.img").size(), Q(copy));
+  auto r = Sh(cmd, D(""));
+  ASSERT_LE(r.rc, 1) << r.err;
+  json rep = json::parse(Slurp(D("a/report.json")));
+  std::map<std::string, int> got;
+  for (auto& [g, n] : rep["filesystem"]["damaged_groups"].items()) got[g] = n.get<int>();
+  EXPECT_EQ(got, want) << rep["filesystem"].dump();
+}
+
 TEST_F(Rescue, PriorityFileAppendedMidRunJumpsTheQueue) {
   // The hook of the first finished user appends the alphabetically last user
   // to the priority file, as a login handler would; that user must come next.
