@@ -227,6 +227,12 @@ std::vector<std::string> StoreView::Users() const {
   return {all.begin(), all.end()};
 }
 
+void StoreView::ForEachBackupFolder(const std::function<bool(const std::string& rel_dir)>& fn) const {
+  for (const auto& [u, l] : dbs_->b_db)
+    for (const auto& f : BackupSide(u).folders)
+      if (fn(f.rel_dir)) return;
+}
+
 std::string StoreView::BackupRelDir(const cyrus::MboxEntry& e) const {
   if (!Has(e.mbtype, 'l')) return MailboxRelDir(e.name, e.uniqueid, CyrusLayout::kUuid, false);
   if (dbs_->b_hash) return MailboxRelDir(e.name, e.uniqueid, CyrusLayout::kLegacy, *dbs_->b_hash);

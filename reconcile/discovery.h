@@ -22,6 +22,7 @@
 // rest group that holds it (SalvageManifest::UserDone).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -113,6 +114,9 @@ class StoreView {
   // Every unit either side knows, sorted: users, and kSharedUnit when either
   // side has a non-user mailbox (it sorts first: '%' < any name character).
   std::vector<std::string> Users() const;
+  // Calls fn(rel_dir) for the backup's folders, unit by unit in sorted order,
+  // until it returns true (without listing every unit first).
+  void ForEachBackupFolder(const std::function<bool(const std::string& rel_dir)>& fn) const;
   // (S, B) for one user.
   std::pair<UserSide, UserSide> SidesFor(const std::string& user) const;
   // Intermediate ('i') db entries of a user, from S's db when the user is

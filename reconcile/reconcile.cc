@@ -67,16 +67,14 @@ void BackupOwner(const StoreView& view, ApplyOptions& a) {
   a.set_owner = true;
   a.owner = st.st_uid;
   a.group = st.st_gid;
-  for (const auto& u : view.Users()) {
-    auto sides = view.SidesFor(u);
-    for (const auto& f : sides.second.folders) {
-      if (::stat((view.paths().backup_spool + "/" + f.rel_dir + "/cyrus.header").c_str(), &st) == 0) {
-        a.owner = st.st_uid;
-        a.group = st.st_gid;
-        return;
-      }
-    }
-  }
+  // The first backup folder's owner (per user this runs once per Reconciler:
+  // it must not list every user of the store first).
+  view.ForEachBackupFolder([&](const std::string& rel_dir) {
+    if (::stat((view.paths().backup_spool + "/" + rel_dir + "/cyrus.header").c_str(), &st) != 0) return false;
+    a.owner = st.st_uid;
+    a.group = st.st_gid;
+    return true;
+  });
 }
 
 }  // namespace
