@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "orchestrate/userlist.h"
 
 namespace mr::orchestrate {
@@ -53,16 +55,26 @@ void UserQueue::RefreshPriorityLocked() {
 std::optional<std::string> UserQueue::Next(const std::string& target) {
   std::lock_guard<std::mutex> lock(mu_);
   RefreshPriorityLocked();
-  for (const auto& u : promoted_) {
+  // Each list is scanned from the target's cursor: what lies before it is
+  // taken or another target's, so a queue of thousands of users costs
+  // O(1) amortised per Next instead of a scan from the front.
+  Cursor& c = cursor_[target];
+  for (std::size_t i = c.promoted; i < promoted_.size(); ++i) {
+    const std::string& u = promoted_[i];
     if (taken_.count(u) || target_of_[u] != target) continue;
     taken_.insert(u);
+    c.promoted = i + 1;
     return u;
   }
-  for (const auto& [u, t] : base_) {
+  c.promoted = promoted_.size();
+  for (std::size_t i = c.base; i < base_.size(); ++i) {
+    const auto& [u, t] = base_[i];
     if (t != target || taken_.count(u)) continue;
     taken_.insert(u);
+    c.base = i + 1;
     return u;
   }
+  c.base = base_.size();
   return std::nullopt;
 }
 
@@ -74,6 +86,13 @@ void UserQueue::Finish(const std::string& user) {
 void UserQueue::Requeue(const std::string& user) {
   std::lock_guard<std::mutex> lock(mu_);
   taken_.erase(user);
+  // Back in reach of its target's cursors.
+  auto t = target_of_.find(user);
+  if (t == target_of_.end()) return;
+  Cursor& c = cursor_[t->second];
+  if (auto b = base_pos_.find(user); b != base_pos_.end()) c.base = std::min(c.base, b->second);
+  for (std::size_t i = 0; i < promoted_.size() && i < c.promoted; ++i)
+    if (promoted_[i] == user) c.promoted = i;
 }
 
 std::size_t UserQueue::Waiting() const {

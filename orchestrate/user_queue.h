@@ -43,6 +43,10 @@ class UserQueue {
   std::vector<std::string> promoted_;
   std::set<std::string> promoted_set_;
   std::set<std::string> taken_;  // in progress or finished
+  struct Cursor {
+    std::size_t promoted = 0, base = 0;  // entries before these are taken or another target's
+  };
+  std::map<std::string, Cursor> cursor_;  // by target
   std::string priority_file_;
   std::uint64_t priority_offset_ = 0;
   std::string partial_line_;
