@@ -36,11 +36,12 @@ long long Num(const nlohmann::json& j, const char* key) {
   return j.at(key).get<long long>();
 }
 
-void UserTable(std::ostringstream& o, const nlohmann::json& users) {
+// `shared` (when an object) heads the table, then every entry of `users`.
+void UserTable(std::ostringstream& o, const nlohmann::json& shared, const nlohmann::json& users) {
   o << "<h2>Users</h2>\n<table id=\"users\"><thead><tr><th>user</th><th>status</th><th>folders</th>"
        "<th>kept</th><th>from salvage</th><th>from backup</th><th>deleted since backup</th>"
        "<th>renumbered</th><th>unrecoverable</th></tr></thead><tbody>\n";
-  for (const auto& u : users) {
+  auto row = [&](const nlohmann::json& u) {
     long long kept = 0, fs = 0, fb = 0, dd = 0, rn = 0, un = 0, nf = 0;
     if (u.contains("folders") && u["folders"].is_array())
       for (const auto& f : u["folders"]) {
@@ -57,7 +58,10 @@ void UserTable(std::ostringstream& o, const nlohmann::json& users) {
     o << "<tr class=\"st-" << Esc(st) << "\"><td>" << Esc(Str(u, "user")) << "</td><td>" << Esc(st) << "</td><td>"
       << nf << "</td><td>" << kept << "</td><td>" << fs << "</td><td>" << fb << "</td><td>" << dd << "</td><td>" << rn
       << "</td><td>" << un << "</td></tr>\n";
-  }
+  };
+  if (shared.is_object()) row(shared);
+  if (users.is_array())
+    for (const auto& u : users) row(u);
   o << "</tbody></table>\n";
 }
 
@@ -134,11 +138,9 @@ std::string RenderHtmlReport(const nlohmann::json& report) {
   }
   if (report.contains("users")) {
     // The shared mailboxes (a "%shared" row) head the table: one unit like a user.
-    nlohmann::json rows = nlohmann::json::array();
-    if (report.contains("shared") && report["shared"].is_object()) rows.push_back(report["shared"]);
-    if (report["users"].is_array())
-      for (const auto& u : report["users"]) rows.push_back(u);
-    UserTable(o, rows);
+    // (Rows are read in place: a store of thousands of users is not copied.)
+    static const nlohmann::json kNone;
+    UserTable(o, report.contains("shared") ? report["shared"] : kNone, report["users"]);
   }
   if (report.contains("timeline")) Timeline(o, report["timeline"]);
   if (report.contains("filesystem")) DamageMap(o, report["filesystem"]);
