@@ -465,6 +465,7 @@ json FilesystemJson(const Run& run) {
   json fs = json::object();
   const auto& info = run.salvager->info();
   fs["superblock_used"] = info.superblock_used;
+  fs["superblock_rebuilt"] = info.superblock_rebuilt;
   fs["blocksize"] = info.blocksize;
   fs["groups"] = info.groups;
   fs["needs_recovery"] = info.needs_recovery;

@@ -126,6 +126,7 @@ Status EmitManifestJson(const Manifest& m, const std::string& command,
     o.Q(m.sha256_before);
   }
   o << "},\n\"filesystem\":{\"superblock_used\":" << m.fs.superblock_used
+    << ",\"superblock_rebuilt\":" << (m.fs.superblock_rebuilt ? "true" : "false")
     << ",\"blocksize\":" << std::uint64_t(m.fs.blocksize) << ",\"blocks_count\":" << m.fs.blocks_count
     << ",\"inodes_count\":" << m.fs.inodes_count << ",\"groups\":" << m.fs.groups << ",\"uuid\":";
   o.Q(m.fs.uuid) << ",\"needs_recovery\":" << m.fs.needs_recovery << ",\"damage\":[";

@@ -64,8 +64,9 @@ std::string Summary(Salvager& s, const Manifest& m, bool dry_run, double secs) {
   size_t done = std::count_if(m.users.begin(), m.users.end(), [](auto& u) { return u.done; });
   std::string o = std::string("salvage") + (dry_run ? " (dry run: nothing written)" : "") + " of " +
                   m.source_path + "\n";
-  o += Row("superblock used", std::to_string(m.fs.superblock_used) + " (blocksize " +
-                                  std::to_string(m.fs.blocksize) + ")");
+  o += Row("superblock used", (m.fs.superblock_rebuilt ? std::string("none readable: rebuilt")
+                                                       : std::to_string(m.fs.superblock_used)) +
+                                  " (blocksize " + std::to_string(m.fs.blocksize) + ")");
   o += Row("spool", m.spool_path + (m.config_path.empty() ? "" : "   config " + m.config_path));
   o += Row("users", std::to_string(m.users.size()) + " (" + std::to_string(done) + " done)");
   o += Row("files", std::to_string(t.files) + " (" + Human(t.bytes) + ")");
@@ -188,7 +189,8 @@ Result<std::string> Inspect(const SalvageOptions& opts_in, bool json, bool* dama
     j["version"] = MAILRESCUE_VERSION;
     j["command"] = "inspect";
     j["source"] = {{"path", fi.source_path}, {"size", fi.source_size}};
-    j["filesystem"] = {{"superblock_used", fi.superblock_used}, {"blocksize", fi.blocksize},
+    j["filesystem"] = {{"superblock_used", fi.superblock_used}, {"superblock_rebuilt", fi.superblock_rebuilt},
+                       {"blocksize", fi.blocksize},
                        {"blocks_count", fi.blocks_count}, {"inodes_count", fi.inodes_count},
                        {"groups", fi.groups}, {"inode_size", fi.inode_size},
                        {"features", fi.features}, {"label", fi.label}, {"uuid", fi.uuid},
@@ -210,7 +212,9 @@ Result<std::string> Inspect(const SalvageOptions& opts_in, bool json, bool* dama
   }
   std::ostringstream o;
   o << "source            " << fi.source_path << " (" << Human(fi.source_size) << ")\n";
-  o << "superblock used   " << fi.superblock_used << (fi.superblock_used ? " (backup)" : " (primary)")
+  o << "superblock used   " << fi.superblock_used
+    << (fi.superblock_rebuilt ? " (none readable: rebuilt from the disk)"
+                              : fi.superblock_used ? " (backup)" : " (primary)")
     << ", blocksize " << fi.blocksize << "\n";
   o << "size              " << fi.blocks_count << " blocks, " << fi.inodes_count << " inodes, "
     << fi.groups << " groups\n";

@@ -8,6 +8,8 @@
 #include <set>
 
 #include "salvage/ext2_error.h"
+#include "salvage/geometry.h"
+#include "salvage/table_search.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "salvage reads on-disk ext4 structures directly and assumes a little-endian host"
@@ -58,7 +60,13 @@ errcode_t RawOpen(const std::shared_ptr<Source>& src, const OpenPlan& plan, ext2
   if (plan.superblock > 0x7fffffffull) return EXT2_ET_BAD_MAGIC;
   ext2_super_block sb{};
   const std::uint64_t sb_off = plan.superblock ? plan.superblock * plan.blocksize : 1024;
-  if (sb_off + sizeof sb <= src->size()) {
+  if (plan.meta_overlay) {  // the superblock libext2fs will read is the rebuilt one
+    auto it = plan.meta_overlay->patches().find(sb_off);
+    if (it != plan.meta_overlay->patches().end() && it->second.size() == sizeof sb) {
+      std::memcpy(&sb, it->second.data(), sizeof sb);
+      if (!DivisorsSane(sb)) return EXT2_ET_CORRUPT_SUPERBLOCK;
+    }
+  } else if (sb_off + sizeof sb <= src->size()) {
     src->ReadAt(sb_off, &sb, sizeof sb);
     if (!DivisorsSane(sb)) return EXT2_ET_CORRUPT_SUPERBLOCK;
   }
@@ -129,6 +137,46 @@ bool LocationsSane(const std::string& problem) {
   return problem.empty() || problem == "checksum mismatch";
 }
 
+std::string BitmapNote(const FoundTables& t) {
+  if (t.block_bitmap && t.inode_bitmap)
+    return "bitmaps at blocks " + std::to_string(t.block_bitmap) + " and " + std::to_string(t.inode_bitmap);
+  if (t.inode_bitmap) return "inode bitmap at block " + std::to_string(t.inode_bitmap) + ", block bitmap not found";
+  if (t.block_bitmap) return "block bitmap at block " + std::to_string(t.block_bitmap) + ", inode bitmap not found";
+  return "bitmaps not found";
+}
+
+// Why the root directory of `fs` does not read back as itself through
+// libext2fs ("." -> 2 and ".." -> 2), or "".
+std::string RootProblem(ext2_filsys fs) {
+  ext2_inode inode;
+  if (errcode_t rc = ext2fs_read_inode(fs, EXT2_ROOT_INO, &inode)) return Ext2Error("root inode", rc).message;
+  if (!LINUX_S_ISDIR(inode.i_mode)) return "the root inode is not a directory";
+  if (inode.i_flags & EXT4_INLINE_DATA_FL) return "";  // checked on the raw bytes (geometry.cc)
+  blk64_t blk = 0;
+  if (errcode_t rc = ext2fs_bmap2(fs, EXT2_ROOT_INO, &inode, nullptr, 0, 0, nullptr, &blk))
+    return Ext2Error("root directory map", rc).message;
+  if (blk == 0) return "the root directory has no first block";
+  std::vector<std::uint8_t> buf(fs->blocksize);
+  errcode_t rc = ext2fs_read_dir_block4(fs, blk, buf.data(), 0, EXT2_ROOT_INO);
+  if (rc && rc != EXT2_ET_DIR_CSUM_INVALID) return Ext2Error("root directory block", rc).message;
+  auto* dot = reinterpret_cast<ext2_dir_entry*>(buf.data());
+  unsigned rec = 0;
+  if (dot->inode != EXT2_ROOT_INO || ext2fs_dirent_name_len(dot) != 1 || dot->name[0] != '.' ||
+      ext2fs_get_rec_len(fs, dot, &rec) != 0 || rec < 12 || rec + 12 > fs->blocksize)
+    return "the root directory's first entry is not \".\"";
+  auto* dotdot = reinterpret_cast<ext2_dir_entry*>(buf.data() + rec);
+  if (dotdot->inode != EXT2_ROOT_INO || ext2fs_dirent_name_len(dotdot) != 2 || dotdot->name[0] != '.' ||
+      dotdot->name[1] != '.')
+    return "the root directory's second entry is not \"..\"";
+  return "";
+}
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
 std::string StateName(unsigned s) {
   if (s & EXT2_ERROR_FS) return "errors";
   if (s & EXT2_VALID_FS) return "clean";
@@ -161,6 +209,31 @@ struct Opened {
   ext2_filsys fs = nullptr;
   OpenPlan plan;
 };
+
+// No superblock copy is readable: rebuild one and serve it from memory.
+// Returns "" (opened is set, *summary describes it) or why not.
+std::string OpenRebuilt(const std::shared_ptr<Source>& src, Opened* opened, std::string* summary) {
+  auto rebuilt = RebuildSuperblock(*src);
+  if (!rebuilt.ok()) return rebuilt.error().message;
+  std::vector<std::uint8_t> bytes(sizeof rebuilt->sb);
+  std::memcpy(bytes.data(), &rebuilt->sb, bytes.size());
+  auto ov = MetaOverlay::Create(src->channel_name(), SourceIoManager(), {{1024, std::move(bytes)}});
+  if (!ov.ok()) return ov.error().message;
+  OpenPlan plan;
+  plan.meta_overlay = std::move(*ov);
+  plan.manager = plan.meta_overlay->manager();
+  plan.device_name = plan.meta_overlay->name();
+  ext2_filsys fs = nullptr;
+  if (errcode_t rc = RawOpen(src, plan, &fs)) return Ext2Error("the rebuilt superblock", rc).message;
+  if (std::string p = RootProblem(fs); !p.empty()) {
+    ext2fs_free(fs);
+    return "the rebuilt geometry does not read back: " + p;
+  }
+  opened->fs = fs;
+  opened->plan = std::move(plan);
+  *summary = rebuilt->summary;
+  return "";
+}
 
 // Tries the backup superblocks derivable from `geo`; returns the first that opens
 // (preferring one whose checksum verifies).
@@ -254,6 +327,8 @@ void CheckDescriptors(const std::shared_ptr<Source>& src, ext2_filsys fs, OpenPl
     }
   }
   const unsigned dsz = EXT2_DESC_SIZE(fs->super);
+  std::vector<bool> sane(fs->group_desc_count, true);  // for predictions from neighbours
+  for (const auto& [g, problem] : bad) sane[g] = LocationsSane(problem);
   // A superblock claiming millions of groups must not become millions of report lines
   // (the image fuzzer made a 70 MB salvage.json from one flipped byte): list the first
   // ones, count the rest.
@@ -267,8 +342,19 @@ void CheckDescriptors(const std::shared_ptr<Source>& src, ext2_filsys fs, OpenPl
       plan->desc_patches.emplace_back(g, std::vector<std::uint8_t>(from, from + dsz));
       detail += "; replaced in memory by the copy at superblock " + std::to_string(backup_sb);
     } else if (!LocationsSane(problem)) {
-      plan->disabled_groups.push_back(g);
-      detail += "; no sane copy: its inodes are skipped";
+      if (auto found = FindGroupTables(fs, *src, g, sane)) {
+        ext2fs_inode_table_loc_set(fs, g, found->inode_table);
+        ext2fs_block_bitmap_loc_set(fs, g, found->block_bitmap);
+        ext2fs_inode_bitmap_loc_set(fs, g, found->inode_bitmap);
+        ext2fs_bg_flags_set(fs, g, 0);  // scan the whole table: the descriptor's flags are gone
+        ext2fs_bg_itable_unused_set(fs, g, 0);
+        auto* from = reinterpret_cast<const std::uint8_t*>(ext2fs_group_desc(fs, fs->group_desc, g));
+        plan->desc_patches.emplace_back(g, std::vector<std::uint8_t>(from, from + dsz));
+        detail += "; no sane copy: " + found->how + "; " + BitmapNote(*found);
+      } else {
+        plan->disabled_groups.push_back(g);
+        detail += "; no sane copy, and no inode table found by scanning: its inodes are skipped";
+      }
     } else {
       detail += "; kept (locations look sane)";
     }
@@ -351,9 +437,17 @@ Result<std::pair<OpenPlan, FsInfo>> Volume::Plan(const std::shared_ptr<Source>& 
                                                  std::to_string(opened.plan.superblock)});
       } else if (opened.fs) {
         info.damage.push_back({"superblock", why + "; no better backup found, using it"});
+      } else if (std::string summary, not_rebuilt = OpenRebuilt(src, &opened, &summary); not_rebuilt.empty()) {
+        info.superblock_rebuilt = true;
+        info.damage.push_back(
+            {"superblock", why + "; " + std::to_string(tried) +
+                               " backup superblocks tried: no copy readable; geometry rebuilt from the group "
+                               "descriptors, bitmaps and inode table (" + summary + "; features seen: " +
+                               Joined(FeatureNames(opened.fs->super)) + ")"});
       } else {
         std::string msg = src->path() + ": not a readable ext2/3/4 filesystem (" + why + "; " +
-                          std::to_string(tried) + " backup superblocks tried)";
+                          std::to_string(tried) + " backup superblocks tried; no geometry could be rebuilt: " +
+                          not_rebuilt + ")";
         if (src->size() < 2048) msg = src->path() + ": too small to hold an ext2/3/4 filesystem (" +
                                       std::to_string(src->size()) + " bytes)";
         // Say when the device itself failed: the superblocks read as zeros.
@@ -366,6 +460,7 @@ Result<std::pair<OpenPlan, FsInfo>> Volume::Plan(const std::shared_ptr<Source>& 
     }
   }
   CheckDescriptors(src, opened.fs, &opened.plan, &info);
+  ApplyPlan(opened.fs, opened.plan);  // the journal and the checks below see what the handles will
   {
     // Not even group 0's inode table is in the source (a badly truncated image).
     const std::uint64_t it_end =
@@ -387,7 +482,9 @@ Result<std::pair<OpenPlan, FsInfo>> Volume::Plan(const std::shared_ptr<Source>& 
                                             std::to_string(info.image_bytes_needed) +
                                             ": the missing part reads as zeros"});
   // Journal: committed, unreplayed transactions are served from memory (docs/journal.md).
-  JournalSetup js = PrepareJournal(opened.fs, opts.journal, src->channel_name(), SourceIoManager());
+  JournalSetup js = PrepareJournal(opened.fs, opts.journal,
+                                   opened.plan.manager ? opened.plan.device_name : src->channel_name(),
+                                   opened.plan.manager ? opened.plan.manager : SourceIoManager());
   for (const auto& d : js.damage) info.damage.push_back({"journal", d});
   info.journal = js.journal;
   if (js.overlay) {  // every handle opened from this plan sees the replayed filesystem

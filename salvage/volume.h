@@ -5,11 +5,17 @@
 // backups (sparse_super / sparse_super2 rules from whatever geometry is still
 // readable), else probing like e2fsck (block 8*bs (+1 for 1 KiB) for every block
 // size 1K–64K and the further sparse_super groups); or the forced
-// --superblock/--blocksize. It then checks every group descriptor (locations
-// in range, per-group checksum) and replaces bad ones in memory from a backup
-// copy; a descriptor with no sane copy gets its inode table disabled (reads
-// of it return EXT2_ET_MISSING_INODE_TABLE instead of garbage). What it found
-// goes into FsInfo::damage.
+// --superblock/--blocksize. When no copy is readable at all (a filesystem of
+// one group has no backup), the superblock is rebuilt from the descriptors,
+// bitmaps and inode table (geometry.h), checked through libext2fs (the root
+// directory must read back as itself), and served from memory to every
+// handle by a MetaOverlay (meta_overlay.h). It then checks every group
+// descriptor (locations in range, per-group checksum) and replaces bad ones
+// in memory from a backup copy; a descriptor with no sane copy has its inode
+// table (and bitmaps) searched for on the disk (table_search.h), and only
+// when that finds nothing is its inode table disabled (reads of it return
+// EXT2_ET_MISSING_INODE_TABLE instead of garbage). What it found goes into
+// FsInfo::damage.
 // Volume::Open(plan) then opens one more identical handle: one per worker,
 // because a libext2fs handle must never be shared between threads.
 // Handles are opened without EXT2_FLAG_RW, with EXT2_FLAG_64BITS |
@@ -28,6 +34,7 @@
 
 #include "common/status.h"
 #include "salvage/journal_overlay.h"
+#include "salvage/meta_overlay.h"
 #include "salvage/source.h"
 
 namespace mr::salvage {
@@ -41,6 +48,7 @@ struct FsInfo {
   std::string source_path;
   std::uint64_t source_size = 0;
   std::uint64_t superblock_used = 0;  // in blocks of `blocksize`; 0 = primary
+  bool superblock_rebuilt = false;    // no copy was readable: geometry.h rebuilt it
   unsigned blocksize = 0;
   std::uint64_t blocks_count = 0;
   std::uint32_t inodes_count = 0;
@@ -69,6 +77,9 @@ struct OpenPlan {
   // SourceIoManager()); null means SourceIoManager() on source->channel_name().
   io_manager manager = nullptr;
   std::string device_name;
+  // Set when the superblock was rebuilt: serves it at byte 1024. manager/device_name
+  // point into it, or into the journal overlay stacked on it.
+  std::shared_ptr<MetaOverlay> meta_overlay;
   // Set when the journal is replayed: manager/device_name above point into it.
   std::shared_ptr<JournalOverlay> journal_overlay;
 };
