@@ -213,7 +213,7 @@ Survey SurveyInodes(Source& src, const Built& b) {
   const unsigned isz = b.c.isz;
   const std::uint32_t n = std::min(b.ipg, kSurveyInodes);
   std::vector<std::uint8_t> buf(std::uint64_t(n) * isz);
-  src.ReadAt(b.descs[0].it * b.c.bs, buf.data(), buf.size());
+  raw::ReadWithin(src, b.descs[0].it * b.c.bs, buf.data(), buf.size());
   for (std::uint32_t i = 0; i < n; ++i) {
     ext2_inode_large in;
     std::memset(&in, 0, sizeof in);

@@ -84,18 +84,24 @@ std::uint32_t Be32(const std::uint8_t* p) {
   return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
 }
 
+void ReadWithin(Source& src, std::uint64_t off, void* buf, std::uint64_t len) {
+  std::memset(buf, 0, len);
+  if (off >= src.size()) return;
+  src.ReadAt(off, buf, std::min(len, src.size() - off));
+}
+
 bool ReadBlock(Source& src, std::uint64_t blk, unsigned bs, std::uint64_t max_block,
                std::vector<std::uint8_t>* buf) {
   if (bs == 0 || blk >= max_block || blk > (~0ull) / bs - 1) return false;
   buf->assign(bs, 0);
-  src.ReadAt(blk * bs, buf->data(), bs);
+  ReadWithin(src, blk * bs, buf->data(), bs);
   return true;
 }
 
 ext2_inode_large ReadInodeAt(Source& src, std::uint64_t off, unsigned isz) {
   ext2_inode_large in;
-  std::memset(&in, 0, sizeof in);
-  src.ReadAt(off, &in, std::min<std::size_t>(isz, sizeof in));
+  ReadWithin(src, off, &in, sizeof in);
+  if (isz < sizeof in) std::memset(reinterpret_cast<std::uint8_t*>(&in) + isz, 0, sizeof in - isz);
   return in;
 }
 

@@ -24,6 +24,10 @@
 
 namespace mr::salvage::raw {
 
+// Reads [off, off+len) into buf; what lies past the end of the source is zero
+// without being read (so it is not recorded as unreadable: it is not damage).
+void ReadWithin(Source& src, std::uint64_t off, void* buf, std::uint64_t len);
+
 // Reads block `blk` of size `bs` into *buf; false when it lies at or past max_block.
 bool ReadBlock(Source& src, std::uint64_t blk, unsigned bs, std::uint64_t max_block,
                std::vector<std::uint8_t>* buf);

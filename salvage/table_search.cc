@@ -19,6 +19,7 @@ constexpr std::uint64_t kChunkBytes = 1ull << 20;
 constexpr int kMaxFullChecks = 256;
 constexpr std::uint64_t kMaxBitmapWindow = 65536;  // blocks before the table tested as bitmaps
 constexpr std::uint32_t kBitmapInodes = 8192;      // first inodes compared with an inode bitmap
+constexpr std::uint64_t kMaxNeighbourDistance = 64;  // groups away a prediction may come from
 
 struct Geo {
   unsigned bs = 0, isz = 0;
@@ -82,7 +83,7 @@ std::optional<std::uint64_t> SearchGroup0(ext2_filsys fs, Source& src, const Geo
   for (std::uint64_t start = lo; start < hi; start += per_chunk) {
     const std::uint64_t n = std::min(per_chunk, hi - start);
     buf.assign(n * g.bs + g.isz + g.isz, 0);  // inode 2 of the last block may lie in the next one
-    src.ReadAt(start * g.bs, buf.data(), buf.size());
+    raw::ReadWithin(src, start * g.bs, buf.data(), buf.size());
     for (std::uint64_t i = 0; i < n; ++i) {
       const std::uint8_t* in = &buf[i * g.bs + g.isz];
       if (!S_ISDIR(Le16(in)) || Le16(in + 26) == 0 || Le32(in + 20) != 0) continue;
@@ -107,7 +108,7 @@ bool TableLooksRight(Source& src, const Geo& g, std::uint64_t table, std::vector
   if (table <= g.fdb || table + g.itb > g.blocks) return false;
   const std::uint32_t n = std::min(g.ipg, kBitmapInodes), per_block = g.bs / g.isz;
   std::vector<std::uint8_t> buf(std::uint64_t(n) * g.isz);
-  src.ReadAt(table * g.bs, buf.data(), buf.size());
+  raw::ReadWithin(src, table * g.bs, buf.data(), buf.size());
   used->assign(n, false);
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint8_t* p = &buf[std::uint64_t(i) * g.isz];
@@ -170,7 +171,7 @@ std::optional<FoundTables> Predict(ext2_filsys fs, Source& src, const Geo& g, dg
                                    const std::vector<bool>& sane, std::vector<bool>* used) {
   const bool flex = ext2fs_has_feature_flex_bg(fs->super);
   const unsigned log_flex = fs->super->s_log_groups_per_flex;
-  for (std::uint64_t dist = 1; dist < fs->group_desc_count; ++dist) {
+  for (std::uint64_t dist = 1; dist < std::min<std::uint64_t>(fs->group_desc_count, kMaxNeighbourDistance); ++dist) {
     for (int side : {-1, 1}) {
       const std::int64_t h64 = static_cast<std::int64_t>(group) + side * static_cast<std::int64_t>(dist);
       if (h64 < 0 || h64 >= static_cast<std::int64_t>(fs->group_desc_count) || !sane[h64]) continue;

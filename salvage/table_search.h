@@ -10,9 +10,9 @@
 // that the candidate's own inode 8 describes (the journal holds older copies
 // of inode-table blocks). A cheap test on the mode of inode 2 runs on every
 // block; the full check on at most 256 candidates.
-// Other groups: the position a sane neighbouring descriptor predicts (the
-// next table in the same flex group, or the same offset in a group of the
-// same kind), accepted when every inode in the table's first block is
+// Other groups: the position a sane descriptor at most 64 groups away
+// predicts (the next table in the same flex group, or the same offset in a
+// group of the same kind), accepted when every inode in the table's first block is
 // either all zeros or looks written by ext4.
 // Bitmaps: the blocks before the inode table are tested: an inode bitmap
 // marks the reserved inodes used, pads past the group's inodes with ones,

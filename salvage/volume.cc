@@ -329,6 +329,10 @@ void CheckDescriptors(const std::shared_ptr<Source>& src, ext2_filsys fs, OpenPl
   const unsigned dsz = EXT2_DESC_SIZE(fs->super);
   std::vector<bool> sane(fs->group_desc_count, true);  // for predictions from neighbours
   for (const auto& [g, problem] : bad) sane[g] = LocationsSane(problem);
+  // A superblock claiming millions of groups (one flipped byte) must not mean
+  // millions of searches: past this many, such groups are disabled as before.
+  constexpr int kMaxTableSearches = 64;
+  int searches = 0;
   // A superblock claiming millions of groups must not become millions of report lines
   // (the image fuzzer made a 70 MB salvage.json from one flipped byte): list the first
   // ones, count the rest.
@@ -342,7 +346,12 @@ void CheckDescriptors(const std::shared_ptr<Source>& src, ext2_filsys fs, OpenPl
       plan->desc_patches.emplace_back(g, std::vector<std::uint8_t>(from, from + dsz));
       detail += "; replaced in memory by the copy at superblock " + std::to_string(backup_sb);
     } else if (!LocationsSane(problem)) {
-      if (auto found = FindGroupTables(fs, *src, g, sane)) {
+      std::optional<FoundTables> found;
+      if (searches < kMaxTableSearches) {
+        ++searches;
+        found = FindGroupTables(fs, *src, g, sane);
+      }
+      if (found) {
         ext2fs_inode_table_loc_set(fs, g, found->inode_table);
         ext2fs_block_bitmap_loc_set(fs, g, found->block_bitmap);
         ext2fs_inode_bitmap_loc_set(fs, g, found->inode_bitmap);

@@ -10,9 +10,9 @@ import sys
 
 DESC = {
     'inspect': ("Describe a damaged ext2/3/4 Cyrus spool partition without copying anything: the superblock used "
-                "(primary or a backup found automatically), features, block groups, journal state (needs_recovery, "
-                "transactions), the Cyrus spool and config directories found inside, the user count, and a damage "
-                "summary. Reads only.",
+                "(primary, a backup found automatically, or rebuilt from the disk when no copy is readable), "
+                "features, block groups, journal state (needs_recovery, transactions), the Cyrus spool and config "
+                "directories found inside, the user count, and a damage summary. Reads only.",
                 ["mailrescue inspect /dev/sdb1",
                  "mailrescue inspect /srv/images/sdb1.img --json > inspect.json",
                  "mailrescue inspect sdb1.img --superblock 32768 --blocksize 4096"]),
