@@ -18,6 +18,10 @@ using raw::Le32;
 constexpr unsigned kInodeSizes[] = {128, 256, 512, 1024};
 constexpr std::uint64_t kMaxDescBlocks = 4096;   // 16 MiB of descriptors at 4 KiB: 262,144 groups
 constexpr std::uint32_t kSurveyInodes = 4096;    // inodes of group 0 looked at for feature flags
+constexpr std::uint64_t kScanBytes = 64ull << 20;  // searched for an inode table with no descriptor
+constexpr std::uint64_t kScanChunk = 1ull << 20;
+constexpr int kMaxScanChecks = 256;               // full root-directory checks in that search
+constexpr std::uint64_t kMaxBitmapWindow = 65536;  // blocks before the table tried as its inode bitmap
 
 struct Desc {
   std::uint64_t bb = 0, ib = 0, it = 0;
@@ -67,8 +71,47 @@ struct Candidate {
   std::uint32_t fdb = 0;
   Desc d0;
   raw::DirCheck root, lost_found;
+  bool scanned = false;  // no sane descriptor: the inode table was found by scanning
   int score() const { return 1 + (lost_found.ok ? 1 : 0); }
 };
+
+// Step 1, when no descriptor points at the root: one linear pass over the
+// start of the source for a block-aligned inode table whose inode 2 is the
+// root directory (and not an old copy inside its own journal, inode 8).
+std::optional<Candidate> ScanForTable(Source& src) {
+  const std::uint64_t end = std::min<std::uint64_t>(src.size(), kScanBytes);
+  std::vector<std::uint8_t> buf;
+  int checks = 0;
+  for (std::uint64_t start = 0; start < end; start += kScanChunk) {
+    const std::uint64_t n = std::min(kScanChunk, end - start);
+    buf.assign(n + 1024 + EXT2_GOOD_OLD_INODE_SIZE, 0);  // inode 2 of the last offset, up to 1 KiB further
+    raw::ReadWithin(src, start, buf.data(), buf.size());
+    for (std::uint64_t o = start; o < start + n; o += 1024) {
+      for (unsigned bs = 1024; bs <= 65536 && o % bs == 0; bs *= 2) {
+        const std::uint32_t fdb = bs == 1024 ? 1 : 0;
+        const std::uint64_t blk = o / bs, nblocks = src.size() / bs;
+        if (blk < fdb + 2) continue;  // superblock and descriptor blocks
+        for (unsigned isz : kInodeSizes) {
+          if (isz > bs) break;
+          const std::uint8_t* in = &buf[o - start + isz];
+          if (!S_ISDIR(Le16(in)) || Le16(in + 26) == 0 || Le32(in + 20) != 0) continue;
+          if (++checks > kMaxScanChecks) return std::nullopt;
+          Candidate c;
+          c.bs = bs;
+          c.isz = isz;
+          c.fdb = fdb;
+          c.scanned = true;
+          c.d0.it = blk;
+          c.root = raw::CheckDir(src, blk, bs, isz, EXT2_ROOT_INO, EXT2_ROOT_INO, nblocks);
+          if (!c.root.ok || raw::TableInsideItsJournal(src, blk, bs, isz, EXT2_JOURNAL_INO, nblocks)) continue;
+          c.lost_found = raw::CheckDir(src, blk, bs, isz, EXT2_GOOD_OLD_FIRST_INO, EXT2_ROOT_INO, nblocks);
+          return c;
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
 
 // Step 1: block size, inode size, group 0's inode table.
 std::optional<Candidate> FindCandidate(Source& src) {
@@ -140,13 +183,44 @@ void CountGroups(Source& src, Built* b) {
   for (std::uint32_t g = 0; g < b->groups; ++g) b->descs.push_back(ParseDesc(&table[g * stride], b->wide));
 }
 
+// With no descriptor: the inode bitmap is the block before the inode table that
+// marks the reserved inodes used, pads with ones, and agrees with the first inodes.
+std::uint64_t FindInodeBitmap(Source& src, const Built& b) {
+  const unsigned bs = b.c.bs, isz = b.c.isz;
+  const std::uint64_t it = b.descs[0].it, bits = 8ull * bs;
+  const std::uint32_t n = static_cast<std::uint32_t>(std::min<std::uint64_t>(1024, bits));
+  std::vector<std::uint8_t> table(std::uint64_t(n) * isz);
+  raw::ReadWithin(src, it * bs, table.data(), table.size());
+  std::vector<bool> used(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    ext2_inode_large in;
+    std::memset(&in, 0, sizeof in);
+    std::memcpy(&in, &table[std::uint64_t(i) * isz], std::min<std::size_t>(isz, sizeof in));
+    used[i] = in.i_mode != 0 && in.i_links_count > 0 && in.i_dtime == 0;
+  }
+  const std::uint64_t from = std::max<std::uint64_t>(b.c.fdb + 2, it > kMaxBitmapWindow ? it - kMaxBitmapWindow : 0);
+  std::vector<std::uint8_t> bm;
+  for (std::uint64_t blk = from; blk < it; ++blk) {
+    if (!raw::ReadBlock(src, blk, bs, b.nblocks, &bm)) continue;
+    const std::uint64_t end = EndOfZeros(bm, bits);
+    if (end <= EXT2_GOOD_OLD_FIRST_INO || end == bits) continue;  // no padding: cannot tell
+    bool ok = true;
+    for (std::uint32_t i = 0; i < n && i < end && ok; ++i) {
+      const bool bit = bm[i / 8] & (1u << (i % 8));
+      ok = i + 1 < EXT2_GOOD_OLD_FIRST_INO ? bit : bit == used[i];
+    }
+    if (ok) return blk;
+  }
+  return 0;
+}
+
 // Step 3: inodes per group. Returns "" or why it failed.
 std::string FindInodesPerGroup(Source& src, Built* b) {
   const unsigned bs = b->c.bs, isz = b->c.isz, ipb = bs / isz;
   const std::uint64_t bits = 8ull * bs, align = std::max(8u, ipb);
   const Desc& d0 = b->descs[0];
   std::vector<std::uint8_t> bm;
-  const bool have_bitmap = raw::ReadBlock(src, d0.ib, bs, b->nblocks, &bm);
+  const bool have_bitmap = d0.ib != 0 && raw::ReadBlock(src, d0.ib, bs, b->nblocks, &bm);
   // Bound: the inode table ends before the first directory block that follows it.
   std::uint64_t bound = 0;
   for (const auto* d : {&b->c.root, &b->c.lost_found})
@@ -193,7 +267,7 @@ void FindBlockCount(Source& src, Built* b) {
   const Desc& dl = b->descs[last];
   std::vector<std::uint8_t> bm;
   // A BLOCK_UNINIT bitmap was never written: only trust an initialised one.
-  if (!(dl.flags & EXT2_BG_BLOCK_UNINIT) && raw::ReadBlock(src, dl.bb, bs, b->nblocks, &bm)) {
+  if (dl.bb != 0 && !(dl.flags & EXT2_BG_BLOCK_UNINIT) && raw::ReadBlock(src, dl.bb, bs, b->nblocks, &bm)) {
     const std::uint64_t end = EndOfZeros(bm, b->bpg);
     if (end > 0) lo = start + end;
   }
@@ -312,14 +386,26 @@ ext2_super_block Compose(Source& src, const Built& b, std::string* journal_note)
 
 Result<RebuiltSuperblock> RebuildSuperblock(Source& src) {
   auto cand = FindCandidate(src);
+  if (!cand) cand = ScanForTable(src);
   if (!cand)
     return Error{Code::kCorrupt, "no block size from 1 KiB to 64 KiB has a group descriptor pointing at an inode "
-                                 "table whose root directory checks out"};
+                                 "table whose root directory checks out, and none was found in the first " +
+                                     std::to_string(kScanBytes >> 20) + " MiB"};
   Built b;
   b.c = *cand;
   b.nblocks = src.size() / b.c.bs;
   b.bpg = 8 * b.c.bs;
-  CountGroups(src, &b);
+  if (b.c.scanned) {
+    // No descriptor table to count groups with: only a source of one group is rebuilt.
+    if (b.nblocks > b.c.fdb + std::uint64_t(b.bpg))
+      return Error{Code::kCorrupt, "an inode table was found at block " + std::to_string(b.c.d0.it) +
+                                       " (block size " + std::to_string(b.c.bs) +
+                                       ") but no group descriptor, and the source is larger than one group"};
+    b.descs.push_back(b.c.d0);
+    b.descs[0].ib = FindInodeBitmap(src, b);
+  } else {
+    CountGroups(src, &b);
+  }
   if (b.descs.empty()) b.descs.push_back(b.c.d0);
   if (std::string why = FindInodesPerGroup(src, &b); !why.empty())
     return Error{Code::kCorrupt, "block size " + std::to_string(b.c.bs) + ", inode size " + std::to_string(b.c.isz) +
@@ -329,7 +415,7 @@ Result<RebuiltSuperblock> RebuildSuperblock(Source& src) {
     return Error{Code::kCorrupt, std::to_string(b.groups) + " groups of " + std::to_string(b.ipg) +
                                      " inodes: more than ext4 can count"};
   const Desc& d0 = b.descs[0];
-  b.flex = !(d0.ib == d0.bb + 1 && d0.it == d0.ib + 1);
+  b.flex = !b.c.scanned && !(d0.ib == d0.bb + 1 && d0.it == d0.ib + 1);
   for (std::uint32_t g = 0; g < b.groups && !b.flex; ++g) {
     const std::uint64_t lo = b.c.fdb + std::uint64_t(g) * b.bpg, hi = lo + b.bpg;
     for (std::uint64_t x : {b.descs[g].bb, b.descs[g].ib, b.descs[g].it})
@@ -344,6 +430,18 @@ Result<RebuiltSuperblock> RebuildSuperblock(Source& src) {
   RebuiltSuperblock out;
   std::string journal_note;
   out.sb = Compose(src, b, &journal_note);
+  if (b.c.scanned) {
+    out.descriptor_offset = std::uint64_t(b.c.fdb + 1) * b.c.bs;
+    out.descriptor_block.assign(b.c.bs, 0);
+    auto put32 = [&](std::size_t at, std::uint64_t v) {
+      const auto v32 = static_cast<std::uint32_t>(v);
+      std::memcpy(&out.descriptor_block[at], &v32, 4);
+    };
+    put32(4, b.descs[0].ib);  // bg_inode_bitmap
+    put32(8, b.descs[0].it);  // bg_inode_table
+  }
+  out.from = b.c.scanned ? "the inode table, found by scanning since no group descriptor checks out,"
+                         : "the group descriptors, bitmaps and inode table";
   out.summary = "block size " + std::to_string(b.c.bs) + ", " + std::to_string(b.blocks_count) + " blocks in " +
                 std::to_string(b.groups) + (b.groups == 1 ? " group, " : " groups, ") +
                 std::to_string(out.sb.s_inodes_count) + " inodes of " + std::to_string(b.c.isz) + " bytes; " +

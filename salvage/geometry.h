@@ -33,6 +33,14 @@
 //     is not empty), 64bit from the descriptor size, flex_bg when the bitmaps
 //     and inode table are not back to back. Checksum features are left off:
 //     the checksum seed is lost with the superblock, so they could only fail.
+// When no descriptor at block 1 (2 for 1 KiB blocks) checks out either (the
+// first blocks overwritten), step 1 becomes one linear pass over the first
+// 64 MiB for a block-aligned table whose inode 2 is the root directory (not
+// inside its own journal: old copies live there); then only a source of one
+// group is rebuilt (no table to count groups with), its inode bitmap is the
+// block before the table that agrees with the first inodes; a descriptor
+// pointing at the table is served with the superblock, and table_search.h
+// completes it (its block bitmap is not looked for here).
 // Limits: meta_bg, bigalloc and non-default blocks-per-group layouts are not
 // rebuilt (the descriptor checks in step 2 then fail or find one group); the
 // label, UUID (without a journal), hash seed and mount history are gone.
@@ -45,6 +53,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "salvage/source.h"
@@ -53,6 +62,13 @@ namespace mr::salvage {
 
 struct RebuiltSuperblock {
   ext2_super_block sb{};  // to be served at byte 1024 (meta_overlay.h)
+  // When the table was found by scanning: group 0's descriptor block to serve
+  // at byte descriptor_offset, pointing at that table (and the inode bitmap
+  // when found; the block bitmap is left 0 for table_search.h to find).
+  std::vector<std::uint8_t> descriptor_block;
+  std::uint64_t descriptor_offset = 0;
+  // What it was rebuilt from: "the group descriptors, bitmaps and inode table".
+  std::string from;
   // One line for the damage note: "block size 4096, 16384 blocks in 1 group,
   // 16384 inodes of 256 bytes; inodes per group from the inode bitmap".
   std::string summary;

@@ -176,6 +176,27 @@ bool ForEachRun(Source& src, unsigned bs, const ext2_inode_large& in, std::uint6
   return true;
 }
 
+std::vector<std::pair<std::uint64_t, std::uint64_t>> PhysicalRuns(Source& src, unsigned bs,
+                                                                  const ext2_inode_large& in,
+                                                                  std::uint64_t max_block, std::size_t max_runs) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> runs;
+  ForEachRun(src, bs, in, max_block, 4096, [&](std::uint64_t, std::uint64_t p, std::uint64_t n) {
+    runs.emplace_back(p, n);
+    return runs.size() < max_runs;
+  });
+  return runs;
+}
+
+bool TableInsideItsJournal(Source& src, std::uint64_t table, unsigned bs, unsigned isz, std::uint32_t jino,
+                           std::uint64_t max_block) {
+  if (jino == 0) return false;
+  const ext2_inode_large in = ReadTableInode(src, table, bs, isz, jino);
+  if (!S_ISREG(in.i_mode)) return false;
+  for (const auto& [p, n] : PhysicalRuns(src, bs, in, max_block, 65536))
+    if (table >= p && table < p + n) return true;
+  return false;
+}
+
 std::optional<std::uint64_t> MapBlock(Source& src, unsigned bs, const ext2_inode_large& in,
                                       std::uint64_t lblk, std::uint64_t max_block) {
   std::optional<std::uint64_t> out;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "salvage/source.h"
@@ -53,6 +54,16 @@ bool InodeAllZero(const std::uint8_t* p, unsigned isz);
 using RunFn = std::function<bool(std::uint64_t logical, std::uint64_t physical, std::uint64_t count)>;
 bool ForEachRun(Source& src, unsigned bs, const ext2_inode_large& in, std::uint64_t max_block,
                 unsigned max_meta_reads, const RunFn& fn);
+
+// The physical runs (start, count) of `in`, at most max_runs of them.
+std::vector<std::pair<std::uint64_t, std::uint64_t>> PhysicalRuns(Source& src, unsigned bs,
+                                                                  const ext2_inode_large& in,
+                                                                  std::uint64_t max_block, std::size_t max_runs);
+
+// Inode `jino` of the table at `table` is a regular file owning block `table`
+// itself: the "table" is an old copy of an inode-table block kept in the journal.
+bool TableInsideItsJournal(Source& src, std::uint64_t table, unsigned bs, unsigned isz, std::uint32_t jino,
+                           std::uint64_t max_block);
 
 // Physical block of logical block `lblk`, if mapped.
 std::optional<std::uint64_t> MapBlock(Source& src, unsigned bs, const ext2_inode_large& in,

@@ -55,16 +55,11 @@ bool AllOnes(const std::vector<std::uint8_t>& bm, std::uint64_t from, std::uint6
 // The journal's physical runs as the inode table at `table` describes them.
 std::vector<std::pair<std::uint64_t, std::uint64_t>> JournalRuns(ext2_filsys fs, Source& src, const Geo& g,
                                                                  std::uint64_t table) {
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> runs;
   const std::uint32_t jino = fs->super->s_journal_inum;
-  if (!ext2fs_has_feature_journal(fs->super) || jino == 0 || jino > g.ipg) return runs;
+  if (!ext2fs_has_feature_journal(fs->super) || jino == 0 || jino > g.ipg) return {};
   const ext2_inode_large in = raw::ReadTableInode(src, table, g.bs, g.isz, jino);
-  if (!S_ISREG(in.i_mode)) return runs;
-  raw::ForEachRun(src, g.bs, in, g.blocks, 4096, [&](std::uint64_t, std::uint64_t p, std::uint64_t n) {
-    runs.emplace_back(p, n);
-    return runs.size() < 65536;
-  });
-  return runs;
+  if (!S_ISREG(in.i_mode)) return {};
+  return raw::PhysicalRuns(src, g.bs, in, g.blocks, 65536);
 }
 
 bool Overlaps(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& runs, std::uint64_t b, std::uint64_t n) {
@@ -192,7 +187,10 @@ std::optional<FoundTables> Predict(ext2_filsys fs, Source& src, const Geo& g, dg
       } else {
         continue;
       }
-      if (!TableLooksRight(src, g, t.inode_table, used)) return std::nullopt;
+      // An all-zero "table" proves nothing (a group past the real end of a damaged
+      // filesystem reads so): at least one inode in use is required.
+      if (!TableLooksRight(src, g, t.inode_table, used) || std::find(used->begin(), used->end(), true) == used->end())
+        return std::nullopt;
       t.how += std::to_string(t.inode_table) + " (its first inodes decode)";
       std::vector<std::uint8_t> bm;
       if (!raw::ReadBlock(src, t.inode_bitmap, g.bs, g.blocks, &bm) || !LooksLikeInodeBitmap(bm, g, group, *used))

@@ -12,8 +12,9 @@
 // block; the full check on at most 256 candidates.
 // Other groups: the position a sane descriptor at most 64 groups away
 // predicts (the next table in the same flex group, or the same offset in a
-// group of the same kind), accepted when every inode in the table's first block is
-// either all zeros or looks written by ext4.
+// group of the same kind), accepted when every in-use inode of the table's
+// first block looks written by ext4 and at least one of its first 8192
+// inodes is in use (an all-zero table proves nothing).
 // Bitmaps: the blocks before the inode table are tested: an inode bitmap
 // marks the reserved inodes used, pads past the group's inodes with ones,
 // and agrees with the first inodes of the table; a block bitmap marks the

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "salvage/ext2_error.h"
@@ -211,13 +212,15 @@ struct Opened {
 };
 
 // No superblock copy is readable: rebuild one and serve it from memory.
-// Returns "" (opened is set, *summary describes it) or why not.
-std::string OpenRebuilt(const std::shared_ptr<Source>& src, Opened* opened, std::string* summary) {
+// Returns "" (opened and *what are set) or why not.
+std::string OpenRebuilt(const std::shared_ptr<Source>& src, Opened* opened, RebuiltSuperblock* what) {
   auto rebuilt = RebuildSuperblock(*src);
   if (!rebuilt.ok()) return rebuilt.error().message;
   std::vector<std::uint8_t> bytes(sizeof rebuilt->sb);
   std::memcpy(bytes.data(), &rebuilt->sb, bytes.size());
-  auto ov = MetaOverlay::Create(src->channel_name(), SourceIoManager(), {{1024, std::move(bytes)}});
+  std::map<std::uint64_t, std::vector<std::uint8_t>> patches{{1024, std::move(bytes)}};
+  if (!rebuilt->descriptor_block.empty()) patches[rebuilt->descriptor_offset] = rebuilt->descriptor_block;
+  auto ov = MetaOverlay::Create(src->channel_name(), SourceIoManager(), std::move(patches));
   if (!ov.ok()) return ov.error().message;
   OpenPlan plan;
   plan.meta_overlay = std::move(*ov);
@@ -231,7 +234,7 @@ std::string OpenRebuilt(const std::shared_ptr<Source>& src, Opened* opened, std:
   }
   opened->fs = fs;
   opened->plan = std::move(plan);
-  *summary = rebuilt->summary;
+  *what = *rebuilt;
   return "";
 }
 
@@ -438,6 +441,7 @@ Result<std::pair<OpenPlan, FsInfo>> Volume::Plan(const std::shared_ptr<Source>& 
     }
     if (need_backup) {
       int tried = 0;
+      std::string not_rebuilt;
       auto b = FindBackup(src, &tried);
       if (b) {
         if (opened.fs) ext2fs_free(opened.fs);
@@ -446,12 +450,12 @@ Result<std::pair<OpenPlan, FsInfo>> Volume::Plan(const std::shared_ptr<Source>& 
                                                  std::to_string(opened.plan.superblock)});
       } else if (opened.fs) {
         info.damage.push_back({"superblock", why + "; no better backup found, using it"});
-      } else if (std::string summary, not_rebuilt = OpenRebuilt(src, &opened, &summary); not_rebuilt.empty()) {
+      } else if (RebuiltSuperblock r; (not_rebuilt = OpenRebuilt(src, &opened, &r)).empty()) {
         info.superblock_rebuilt = true;
         info.damage.push_back(
             {"superblock", why + "; " + std::to_string(tried) +
-                               " backup superblocks tried: no copy readable; geometry rebuilt from the group "
-                               "descriptors, bitmaps and inode table (" + summary + "; features seen: " +
+                               " backup superblocks tried: no copy readable; geometry rebuilt from " + r.from +
+                               " (" + r.summary + "; features seen: " +
                                Joined(FeatureNames(opened.fs->super)) + ")"});
       } else {
         std::string msg = src->path() + ": not a readable ext2/3/4 filesystem (" + why + "; " +

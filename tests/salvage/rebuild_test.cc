@@ -106,6 +106,29 @@ TEST(SalvageRebuild, OneGroupExt4WithZeroedDescriptorBlockComesBackWhole) {
                    "root directory and lost+found check out", "bitmaps at blocks"});
 }
 
+// The first blocks overwritten (a boot loader, a partition table, a stray dd):
+// superblock and descriptor are both gone. The inode table is found by
+// scanning, the superblock rebuilt around it, the descriptor found again.
+TEST(SalvageRebuild, OneGroupWithSuperblockAndDescriptorsOverwrittenComesBackWhole) {
+  struct Case {
+    const char* type;
+    const char* opts;
+    const char* size;
+    int zero_kib;
+  };
+  for (const Case c : {Case{"ext4", "-b 4096", "64M", 8}, Case{"ext2", "-b 1024", "6M", 3},
+                       Case{"ext4", "-b 1024", "6M", 3}}) {
+    SCOPED_TRACE(std::string(c.type) + " " + c.opts);
+    TempDir t;
+    StageSpool(t / "stage");
+    MakeImage(t / "stage", t / "img", c.size, c.opts, c.type);
+    Overwrite(t / "img", 0, std::string(static_cast<size_t>(c.zero_kib) * 1024, '\0'));
+    ExpectWholeTree(t, "superblock", {"geometry rebuilt from the inode table, found by scanning", "in 1 group"});
+    EXPECT_NE(Detail(Manifest(t / "out"), "group_descriptor").find("inode table found by scanning"),
+              std::string::npos);
+  }
+}
+
 TEST(SalvageRebuild, InlineDataWithZeroedSuperblockComesBackWhole) {
   TempDir t;
   // inline_data with mke2fs -d mishandles sparse files: small files and folders only.
@@ -146,20 +169,21 @@ TEST(SalvageRebuild, GarbageIsOneLineAndExit3Quickly) {
   std::mt19937_64 rng(20240611);
   WriteText(t / "random.img", Random(rng, 16 << 20));
   Sh("truncate -s 16M " + Quote(t / "zeros.img"));
-  // A real one-group image whose superblock and descriptor block are gone (nothing
-  // to rebuild from), and one whose superblock and root inode block are gone.
+  // A real one-group image whose superblock and root inode block are gone (nothing
+  // to rebuild from), and a real 3-group one whose superblocks and primary
+  // descriptors are gone (the table search only rebuilds a source of one group).
   WriteText(t / "stage/a/1.", "one");
   MakeImage(t / "stage", t / "real.img", "16M");
-  Sh("cp " + Quote(t / "real.img") + " " + Quote(t / "nodesc.img"));
-  Overwrite(t / "nodesc.img", 1024, std::string(1024, '\0'));
-  Overwrite(t / "nodesc.img", 4096, Random(rng, 4096));
+  MakeImage(t / "stage", t / "big.img", "300M");
+  Overwrite(t / "big.img", 0, std::string(8192, '\0'));
+  Overwrite(t / "big.img", 32768ull * 4096, std::string(4096, '\0'));
   Sh("cp " + Quote(t / "real.img") + " " + Quote(t / "noroot.img"));
   auto im = Debugfs(t / "real.img", "imap <2>");
   auto p = im.out.find("located at block ");
   ASSERT_NE(p, std::string::npos) << im.out;
   Overwrite(t / "noroot.img", 1024, std::string(1024, '\0'));
   Overwrite(t / "noroot.img", std::stoull(im.out.substr(p + 17)) * 4096, Random(rng, 4096));
-  for (const char* name : {"random.img", "zeros.img", "nodesc.img", "noroot.img"}) {
+  for (const char* name : {"random.img", "zeros.img", "noroot.img", "big.img"}) {
     SCOPED_TRACE(name);
     const std::string before = Sha256(t / name);
     const auto start = std::chrono::steady_clock::now();
