@@ -82,10 +82,12 @@ std::optional<Candidate> ScanForTable(Source& src) {
   const std::uint64_t end = std::min<std::uint64_t>(src.size(), kScanBytes);
   std::vector<std::uint8_t> buf;
   int checks = 0;
+  std::uint64_t unreadable = 0;
   for (std::uint64_t start = 0; start < end; start += kScanChunk) {
     const std::uint64_t n = std::min(kScanChunk, end - start);
     buf.assign(n + 1024 + EXT2_GOOD_OLD_INODE_SIZE, 0);  // inode 2 of the last offset, up to 1 KiB further
-    raw::ReadWithin(src, start, buf.data(), buf.size());
+    unreadable += raw::ReadWithin(src, start, buf.data(), buf.size());
+    if (unreadable > raw::kMaxUnreadableInScan) return std::nullopt;
     for (std::uint64_t o = start; o < start + n; o += 1024) {
       for (unsigned bs = 1024; bs <= 65536 && o % bs == 0; bs *= 2) {
         const std::uint32_t fdb = bs == 1024 ? 1 : 0;

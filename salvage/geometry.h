@@ -36,9 +36,10 @@
 // When no descriptor at block 1 (2 for 1 KiB blocks) checks out either (the
 // first blocks overwritten), step 1 becomes one linear pass over the first
 // 64 MiB for a block-aligned table whose inode 2 is the root directory (not
-// inside its own journal: old copies live there); then only a source of one
-// group is rebuilt (no table to count groups with), its inode bitmap is the
-// block before the table that agrees with the first inodes; a descriptor
+// inside its own journal: old copies live there; the pass stops once 1 MiB
+// came back unreadable: a failing device); then only a source of one group
+// is rebuilt (no table to count groups with), its inode bitmap is the block
+// before the table that agrees with the first inodes; a descriptor
 // pointing at the table is served with the superblock, and table_search.h
 // completes it (its block bitmap is not looked for here).
 // Limits: meta_bg, bigalloc and non-default blocks-per-group layouts are not

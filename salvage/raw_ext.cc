@@ -84,10 +84,12 @@ std::uint32_t Be32(const std::uint8_t* p) {
   return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
 }
 
-void ReadWithin(Source& src, std::uint64_t off, void* buf, std::uint64_t len) {
+std::uint64_t ReadWithin(Source& src, std::uint64_t off, void* buf, std::uint64_t len) {
   std::memset(buf, 0, len);
-  if (off >= src.size()) return;
-  src.ReadAt(off, buf, std::min(len, src.size() - off));
+  if (off >= src.size()) return 0;
+  std::uint64_t unreadable = 0;
+  for (const auto& r : src.ReadAt(off, buf, std::min(len, src.size() - off))) unreadable += r.length;
+  return unreadable;
 }
 
 bool ReadBlock(Source& src, std::uint64_t blk, unsigned bs, std::uint64_t max_block,

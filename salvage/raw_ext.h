@@ -27,7 +27,12 @@ namespace mr::salvage::raw {
 
 // Reads [off, off+len) into buf; what lies past the end of the source is zero
 // without being read (so it is not recorded as unreadable: it is not damage).
-void ReadWithin(Source& src, std::uint64_t off, void* buf, std::uint64_t len);
+// Returns how many bytes came back unreadable (zero-filled by the Source).
+std::uint64_t ReadWithin(Source& src, std::uint64_t off, void* buf, std::uint64_t len);
+
+// Scans that read a lot (tens of MiB) stop once this much came back unreadable:
+// on a failing device every bad read costs retries and sector-by-sector reads.
+constexpr std::uint64_t kMaxUnreadableInScan = 1ull << 20;
 
 // Reads block `blk` of size `bs` into *buf; false when it lies at or past max_block.
 bool ReadBlock(Source& src, std::uint64_t blk, unsigned bs, std::uint64_t max_block,

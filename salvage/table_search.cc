@@ -75,10 +75,12 @@ std::optional<std::uint64_t> SearchGroup0(ext2_filsys fs, Source& src, const Geo
   const std::uint64_t per_chunk = std::max<std::uint64_t>(1, kChunkBytes / g.bs);
   std::vector<std::uint8_t> buf;
   int checks = 0;
+  std::uint64_t unreadable = 0;
   for (std::uint64_t start = lo; start < hi; start += per_chunk) {
     const std::uint64_t n = std::min(per_chunk, hi - start);
     buf.assign(n * g.bs + g.isz + g.isz, 0);  // inode 2 of the last block may lie in the next one
-    raw::ReadWithin(src, start * g.bs, buf.data(), buf.size());
+    unreadable += raw::ReadWithin(src, start * g.bs, buf.data(), buf.size());
+    if (unreadable > raw::kMaxUnreadableInScan) return std::nullopt;
     for (std::uint64_t i = 0; i < n; ++i) {
       const std::uint8_t* in = &buf[i * g.bs + g.isz];
       if (!S_ISDIR(Le16(in)) || Le16(in + 26) == 0 || Le32(in + 20) != 0) continue;

@@ -5,8 +5,9 @@
 //
 // Group 0: a linear search from the end of the descriptor table (and the
 // reserved GDT blocks) over at most the first group, or 256 MiB, whichever
-// is less, for the block where inode 2 is a directory whose first block
-// starts with "." -> 2 and ".." -> 2, and which is not inside the journal
+// is less (stopping once 1 MiB came back unreadable: a failing device), for
+// the block where inode 2 is a directory whose first block starts with
+// "." -> 2 and ".." -> 2, and which is not inside the journal
 // that the candidate's own inode 8 describes (the journal holds older copies
 // of inode-table blocks). A cheap test on the mode of inode 2 runs on every
 // block; the full check on at most 256 candidates.

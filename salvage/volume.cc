@@ -350,7 +350,8 @@ void CheckDescriptors(const std::shared_ptr<Source>& src, ext2_filsys fs, OpenPl
       detail += "; replaced in memory by the copy at superblock " + std::to_string(backup_sb);
     } else if (!LocationsSane(problem)) {
       std::optional<FoundTables> found;
-      if (searches < kMaxTableSearches) {
+      const bool search = searches < kMaxTableSearches;
+      if (search) {
         ++searches;
         found = FindGroupTables(fs, *src, g, sane);
       }
@@ -365,7 +366,8 @@ void CheckDescriptors(const std::shared_ptr<Source>& src, ext2_filsys fs, OpenPl
         detail += "; no sane copy: " + found->how + "; " + BitmapNote(*found);
       } else {
         plan->disabled_groups.push_back(g);
-        detail += "; no sane copy, and no inode table found by scanning: its inodes are skipped";
+        detail += search ? "; no sane copy, and no inode table found by scanning: its inodes are skipped"
+                         : "; no sane copy: its inodes are skipped";
       }
     } else {
       detail += "; kept (locations look sane)";
