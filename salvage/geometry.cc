@@ -354,7 +354,9 @@ ext2_super_block Compose(Source& src, const Built& b, std::string* journal_note)
   if (b.flex) {
     sb.s_feature_incompat |= EXT4_FEATURE_INCOMPAT_FLEX_BG;
     const std::uint64_t gap = b.descs[0].ib > b.descs[0].bb ? b.descs[0].ib - b.descs[0].bb : 0;
-    sb.s_log_groups_per_flex = static_cast<std::uint8_t>(gap >= 2 && (gap & (gap - 1)) == 0 && gap <= (1u << 20) ? Log2(gap) : 4);
+    // mke2fs spaces group 0's bitmaps one flex group apart; else its default of 16.
+    const bool pow2 = gap >= 2 && (gap & (gap - 1)) == 0 && gap <= (1u << 20);
+    sb.s_log_groups_per_flex = static_cast<std::uint8_t>(pow2 ? Log2(gap) : 4);
   }
   const Survey s = SurveyInodes(src, b);
   if (s.extents) sb.s_feature_incompat |= EXT3_FEATURE_INCOMPAT_EXTENTS;

@@ -150,7 +150,8 @@ bool LooksLikeBlockBitmap(const std::vector<std::uint8_t>& bm, const Geo& g, dgr
 void FindBitmaps(ext2_filsys fs, Source& src, const Geo& g, dgrp_t group, std::uint64_t lo, FoundTables* t,
                  const std::vector<bool>& used) {
   const auto journal = JournalRuns(fs, src, g, t->inode_table);
-  const std::uint64_t from = std::max<std::uint64_t>(lo, t->inode_table > kMaxBitmapWindow ? t->inode_table - kMaxBitmapWindow : 0);
+  const std::uint64_t window_start = t->inode_table > kMaxBitmapWindow ? t->inode_table - kMaxBitmapWindow : 0;
+  const std::uint64_t from = std::max(lo, window_start);
   std::vector<std::uint8_t> bm;
   for (std::uint64_t b = from; b < t->inode_table && !t->inode_bitmap; ++b) {
     if (Overlaps(journal, b, 1) || !raw::ReadBlock(src, b, g.bs, g.blocks, &bm)) continue;

@@ -66,6 +66,11 @@ void ExpectWholeTree(const TempDir& t, const std::string& kind, const std::vecto
   if (got.count("user/alice-link")) {
     EXPECT_EQ(got["user/alice-link"].ino, got["user/bob/1."].ino) << "hard link not kept";
   }
+  if (got.count("sparse")) {  // the 3 MiB sparse file stays sparse
+    struct stat st {};
+    ASSERT_EQ(::stat((t / "out/spool/sparse").c_str(), &st), 0);
+    EXPECT_LT(st.st_blocks * 512, 1 << 20);
+  }
   auto m = Manifest(t / "out");
   EXPECT_EQ(m["totals"]["damaged_files"], 0);
   EXPECT_EQ(m["totals"]["incomplete_dirs"], 0);
