@@ -138,7 +138,8 @@ bool WriteAll(int fd, const std::uint8_t* p, std::size_t n, std::uint64_t off) {
 
 class GroupRunner {
  public:
-  GroupRunner(std::int32_t group, ExtractEnv& env) : group_(group), env_(env), c_(*env.cat) {}
+  GroupRunner(std::int32_t group, ExtractEnv& env)
+      : group_(group), env_(env), c_(*env.cat), source_size_(env.pool->any().source()->size()) {}
 
   Status Run(GroupResult* res) {
     Collect();
@@ -412,10 +413,13 @@ class GroupRunner {
     rec.path = primary;
     rec.ino = in.ino;
     // An inode may claim any i_size (2^60 bytes); a file cannot hold more than the
-    // filesystem (ReadFileData reads no further), so the rest of the claim is damage
-    // and is neither hashed nor written as a sparse tail.
+    // filesystem (ReadFileData reads no further), nor more than the source holds when
+    // the superblock claims more than that (a garbage block count on a 6 MiB image
+    // claimed 4 TiB: hashing that many zeros never ended), so the rest of the claim is
+    // damage and is neither hashed nor written as a sparse tail.
+    const std::uint64_t fs_bytes = ext2fs_blocks_count(fs->super) * fs->blocksize;
     const std::uint64_t size =
-        std::min<std::uint64_t>(in.size, ext2fs_blocks_count(fs->super) * fs->blocksize);
+        std::min<std::uint64_t>(in.size, std::min(fs_bytes, std::max<std::uint64_t>(source_size_, fs->blocksize)));
     rec.size = size;
     rec.mtime = in.mtime.sec;
     rec.mtime_ns = in.mtime.nsec;
@@ -474,7 +478,8 @@ class GroupRunner {
       }
       if (size < in.size) {
         rec.damaged.push_back({size, in.size - size});
-        if (rec.problem.empty()) rec.problem = "i_size larger than the filesystem";
+        if (rec.problem.empty())
+          rec.problem = size < fs_bytes ? "i_size larger than the source holds" : "i_size larger than the filesystem";
       }
       if (!rec.damaged.empty())
         o->damage.push_back({"damaged_file", primary + ": " + rec.problem});
@@ -525,6 +530,7 @@ class GroupRunner {
   std::int32_t group_;
   ExtractEnv& env_;
   const Catalog& c_;
+  const std::uint64_t source_size_;  // bytes the source holds
   std::vector<std::int32_t> dirs_;
   std::vector<std::int32_t> nodes_;  // non-directory nodes, grouped by inode (see Item)
   std::vector<Item> items_;

@@ -220,6 +220,36 @@ TEST(HostileInode, HugeISizeIsBoundedByTheFilesystem) {
   EXPECT_LE(fs::file_size(t / "out/spool/uuid/a/b/abhostile/2."), 8u << 20);
 }
 
+// Found by the image fuzzer (a helper's run of Replay.BoundedRandomMutations):
+// with the superblock also claiming ~4 billion blocks, the filesystem bound above
+// is 4 TiB, and hashing that many zeros never ended. The claim is also bounded by
+// what the source holds.
+TEST(HostileInode, HugeISizeUnderAHugeBlockCountIsBoundedByTheSource) {
+  TempDir t;
+  const std::string stage = t / "stage", box = stage + kBox, img = t / "big.img";
+  fs::create_directories(stage + "/var/lib/cyrus");
+  WriteText(box + "/cyrus.header", kHeaderMagic + "%(T e N user.alice I abhostile A %(alice lrs))\n");
+  WriteText(box + "/1.", "msg-one\n");
+  WriteText(box + "/2.", "msg-two\n");
+  MakeImage(stage, img, "8M", "-b 1024");
+  ASSERT_EQ(Debugfs(img, "sif " + kBox + "/2. size 0x3ffffffffff", true).rc, 0);
+  ASSERT_EQ(Debugfs(img, "ssv blocks_count 4278196224", true).rc, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = Sh("timeout 60 " + std::string(MR_CLI_PATH) + " -q salvage " + Quote(img) + " --out " +
+              Quote(t / "out") + " --jobs 1");
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(r.rc == 1 || r.rc == 3) << r.rc << r.out;
+  EXPECT_LT(secs, 10.0);
+  if (r.rc == 3) return;  // refused outright is bounded too
+  auto m = Manifest(t / "out");
+  for (const auto& f : m["files"]) {
+    if (!f["path"].get<std::string>().ends_with("/2.")) continue;
+    EXPECT_LE(f["size"].get<std::uint64_t>(), 8u << 20);
+    EXPECT_FALSE(f["damaged"].empty());
+  }
+  EXPECT_LE(fs::file_size(t / "out/spool/uuid/a/b/abhostile/2."), 8u << 20);
+}
+
 // Found by the image fuzzer: one flipped superblock byte claimed 522,240 block
 // groups, and salvage.json listed each one's bad descriptor (70 MB). The notes
 // are bounded; the report stays small.
