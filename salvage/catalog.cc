@@ -52,39 +52,37 @@ struct MailboxInfo {
 
 class Builder {
  public:
-  Builder(ext2_filsys fs, const CatalogOptions& o) : fs_(fs), opts_(o) {}
+  Builder(ext2_filsys fs, const CatalogOptions& o)
+      : fs_(fs), opts_(o), c_(std::make_shared<SpillSpace>(o.spill)), children_(c_.space), group_(c_.space) {}
 
   Result<Catalog> Run() {
-    // One node per used inode, roughly: reserved up front, the vector is
-    // never copied while growing (reserved pages cost no memory until used;
-    // a stale or damaged count only means some growth after all).
-    const std::uint64_t inodes = fs_->super->s_inodes_count, free_inodes = fs_->super->s_free_inodes_count;
-    c_.tree.nodes.reserve(static_cast<std::size_t>((free_inodes <= inodes ? inodes - free_inodes : inodes) + 1024));
+    // Nodes are never copied while growing (salvage/spill_array.h): nothing to reserve.
     Walker w(fs_, &c_.tree);
     w.Walk(EXT2_ROOT_INO, -1, "");
     ScanLost(w);
     for (auto& n : w.notes()) c_.damage.push_back(n);
+    if (Status s = c_.space->status(); !s.ok()) return s.error();  // a full spill disk
     BuildChildren();
     FindMailboxes();
     if (Status s = FindRoots(); !s.ok()) return s.error();
     RehomeDirs();
     RehomeFiles();
-    children_ = {};  // not needed any more: free them before the paths
+    children_ = SpillArray<ChildEntry>();  // not needed any more: free them before the paths
+    strays_ = {};
     children_added_ = {};
     if (Status s = AssignPaths(); !s.ok()) return s.error();
-    c_.members.assign(c_.group_names.size(), {});
-    for (std::int32_t i = 0; i < static_cast<std::int32_t>(c_.tree.nodes.size()); ++i)
-      if (group_[i] >= 0 && c_.Extracted(i)) c_.members[group_[i]].push_back(i);
-    group_ = {};
+    BuildMembers();
+    group_ = SpillArray<std::int32_t>();
     for (const auto& d : c_.tree.dirs)
       if (!d.complete)
         c_.damage.push_back({"directory", c_.tree.PathOf(d.node) + ": " + d.problem});
+    if (Status s = c_.space->status(); !s.ok()) return s.error();
     return std::move(c_);
   }
 
  private:
   void ScanLost(Walker& w) {
-    auto scan = ScanInodes(fs_, w.Reached());
+    auto scan = ScanInodes(fs_, [&w](std::uint32_t ino) { return w.Reached(ino); });
     c_.live_inodes = scan.live;
     for (auto g : scan.unreadable_groups)
       c_.damage.push_back({"inode_table", "group " + std::to_string(g) + ": inode table unreadable"});
@@ -93,9 +91,8 @@ class Builder {
       std::int32_t r = w.Walk(l.ino, -1, "#" + std::to_string(l.ino));
       c_.tree.lost.push_back(r);
     }
-    auto reached = w.Reached();
     for (const auto& l : scan.lost) {
-      if (IsDir(l.mode) || std::binary_search(reached.begin(), reached.end(), l.ino)) continue;
+      if (IsDir(l.mode) || w.Reached(l.ino)) continue;
       c_.tree.lost.push_back(c_.tree.Add(l.ino, -1, TypeFromMode(l.mode), false, "#" + std::to_string(l.ino)));
     }
     std::erase(c_.tree.lost, -1);
@@ -106,10 +103,15 @@ class Builder {
   }
 
   // Children by (parent, name): entries sorted by (parent, name hash, node),
-  // 12 bytes a node (a map of names per directory cost ~90). An entry counts
-  // only while its node still has that parent and name (Reparent moves nodes);
-  // links made after the build are in children_added_. Of two entries with
-  // one name in one directory, the later node is the child.
+  // 12 bytes a node in a SpillArray (a map of names per directory cost ~90).
+  // The walker adds each directory's entries as one run and reads the
+  // directories in node order, so sorting each run on its own sorts them all
+  // (no sort of the whole array); nodes outside the runs (lost roots the
+  // walker re-attached) and any run out of order are strays_, few, on the
+  // heap. An entry counts only while its node still has that parent and
+  // name (Reparent moves nodes); links made after the build are in
+  // children_added_. Of two entries with one name in one directory, the
+  // later node is the child.
   struct ChildEntry {
     std::int32_t parent;
     std::uint32_t hash;
@@ -118,13 +120,31 @@ class Builder {
   };
 
   void BuildChildren() {
-    children_.clear();
-    children_.reserve(c_.tree.nodes.size());
-    for (std::int32_t i = 0; i < static_cast<std::int32_t>(c_.tree.nodes.size()); ++i) {
-      const auto& n = c_.tree.nodes[i];
-      if (n.parent >= 0) children_.push_back({n.parent, NameHash(c_.tree.Name(i)), i});
+    const auto n = static_cast<std::int32_t>(c_.tree.nodes.size());
+    std::vector<std::pair<std::int32_t, std::int32_t>> runs;
+    for (const auto& d : c_.tree.dirs)
+      if (d.end_child > d.first_child) runs.emplace_back(d.first_child, d.end_child);
+    std::sort(runs.begin(), runs.end());
+    auto entry = [&](std::int32_t k) { return ChildEntry{c_.tree.nodes[k].parent, NameHash(c_.tree.Name(k)), k}; };
+    std::int32_t i = 0;
+    for (auto [first, end] : runs) {
+      if (first < i) first = i;  // overlapping runs cannot happen; stay correct anyway
+      for (; i < first; ++i)
+        if (c_.tree.nodes[i].parent >= 0) strays_.push_back(entry(i));
+      const std::size_t from = children_.size();
+      for (; i < end; ++i) {
+        if (c_.tree.nodes[i].parent >= 0) children_.push_back(entry(i));
+        children_.Tick();
+      }
+      std::sort(children_.begin() + from, children_.end());
+      if (from > 0 && from < children_.size() && children_[from] < children_[from - 1]) {
+        for (std::size_t k = from; k < children_.size(); ++k) strays_.push_back(children_[k]);
+        children_.resize(from);  // not in order after the runs before: strays
+      }
     }
-    std::sort(children_.begin(), children_.end());
+    for (; i < n; ++i)
+      if (c_.tree.nodes[i].parent >= 0) strays_.push_back(entry(i));
+    std::sort(strays_.begin(), strays_.end());
   }
 
   bool IsChild(std::int32_t node, std::int32_t dir, std::string_view name) const {
@@ -134,11 +154,14 @@ class Builder {
   std::int32_t Child(std::int32_t dir, std::string_view name) const {
     auto a = children_added_.find(std::make_pair(dir, std::string(name)));
     if (a != children_added_.end() && IsChild(a->second, dir, name)) return a->second;
-    const std::uint32_t h = NameHash(name);
-    auto lo = std::lower_bound(children_.begin(), children_.end(), ChildEntry{dir, h, -1});
+    const ChildEntry key{dir, NameHash(name), -1};
     std::int32_t found = -1;
-    for (auto it = lo; it != children_.end() && it->parent == dir && it->hash == h; ++it)
-      if (IsChild(it->node, dir, name)) found = it->node;
+    auto scan = [&](const ChildEntry* b, const ChildEntry* e) {
+      for (auto it = std::lower_bound(b, e, key); it != e && it->parent == dir && it->hash == key.hash; ++it)
+        if (IsChild(it->node, dir, name)) found = std::max(found, it->node);
+    };
+    scan(children_.begin(), children_.end());
+    scan(strays_.data(), strays_.data() + strays_.size());
     return found;
   }
 
@@ -158,6 +181,7 @@ class Builder {
 
   void FindMailboxes() {
     for (std::int32_t i = 0; i < static_cast<std::int32_t>(c_.tree.nodes.size()); ++i) {
+      c_.Tick();
       const auto& n = c_.tree.nodes[i];
       if (n.type != NodeType::kFile || n.parent < 0) continue;
       const std::string_view name = c_.tree.Name(i);
@@ -390,11 +414,11 @@ class Builder {
     }
   }
 
-  // Output names given out so far, as (parent, name): two children of one
-  // parent with one sanitised name would be one path. (Different parents
-  // have different paths, so this is the same as comparing whole paths.)
-  // Open addressing over node ids, 8 bytes a node at most half full (a
-  // std::unordered_set of them cost ~40).
+  // Output names given out so far to the children of one parent: two
+  // children of one parent with one sanitised name would be one path.
+  // (Different parents have different paths, so this is the same as
+  // comparing whole paths.) Open addressing over node ids, 4 bytes a slot at
+  // most half full (a std::unordered_set of names cost ~40 a name).
   class TakenNames {
    public:
     TakenNames(const Catalog& c, std::size_t n) : c_(c) {
@@ -402,27 +426,34 @@ class Builder {
       while (cap < 2 * n + 2) cap <<= 1;
       slots_.assign(cap, -1);
     }
-    bool Has(std::int32_t parent, std::string_view name) const {
-      for (std::size_t i = Hash(parent, name);; i = (i + 1) & (slots_.size() - 1)) {
+    bool Has(std::string_view name) const {
+      for (std::size_t i = Hash(name);; i = (i + 1) & (slots_.size() - 1)) {
         const std::int32_t k = slots_[i];
         if (k < 0) return false;
-        if (c_.tree.nodes[k].parent == parent && c_.OutName(k) == name) return true;
+        if (c_.OutName(k) == name) return true;
       }
     }
     // REQUIRES: fewer than n inserts in all; k's output name is set.
     void Insert(std::int32_t k) {
-      std::size_t i = Hash(c_.tree.nodes[k].parent, c_.OutName(k));
+      std::size_t i = Hash(c_.OutName(k));
       while (slots_[i] >= 0) i = (i + 1) & (slots_.size() - 1);
       slots_[i] = k;
     }
 
    private:
-    std::size_t Hash(std::int32_t parent, std::string_view name) const {
-      const std::size_t h = std::hash<std::string_view>{}(name) ^ (static_cast<std::size_t>(parent) * 0x9e3779b97f4a7c15ull);
+    std::size_t Hash(std::string_view name) const {
+      const std::size_t h = std::hash<std::string_view>{}(name) * 0x9e3779b97f4a7c15ull;
       return (h ^ (h >> 29)) & (slots_.size() - 1);
     }
     const Catalog& c_;
     std::vector<std::int32_t> slots_;
+  };
+
+  // The children of a parent not named yet, and the names given to the
+  // others (made at its first extracted child, dropped after its last child).
+  struct Siblings {
+    std::uint32_t left = 0;
+    std::unique_ptr<TakenNames> taken;
   };
 
   Status SetOut(std::int32_t k, std::string_view name, bool root) {
@@ -437,22 +468,42 @@ class Builder {
     return {};
   }
 
+  // Names every node in node order, each after its ancestors. Only the
+  // parents with children both named and not yet named hold a TakenNames:
+  // the walker's runs make that about one directory at a time.
   Status AssignPaths() {
     auto& nodes = c_.tree.nodes;
     const auto n = static_cast<std::int32_t>(nodes.size());
-    c_.out_name.assign(n, Catalog::kNoOut);
+    c_.out_name.resize(static_cast<std::size_t>(n), Catalog::kNoOut);
     c_.out_names.clear();
-    group_.assign(n, kGroupNone);
+    group_.resize(static_cast<std::size_t>(n), kGroupNone);
     c_.group_names = {"(config)", "(rest)"};
     std::map<std::string, std::int32_t> user_group;
-    std::vector<char> done(n, 0);
-    TakenNames taken(c_, static_cast<std::size_t>(n));
+    std::unordered_map<std::int32_t, Siblings> siblings;  // by parent
+    {
+      std::int32_t last = -1;
+      Siblings* cur = nullptr;
+      for (std::int32_t i = 0; i < n; ++i) {
+        const std::int32_t p = nodes[i].parent;
+        if (p < 0) continue;
+        if (p != last) cur = &siblings[last = p];
+        ++cur->left;
+        c_.Tick();
+      }
+    }
+    // Nodes named before the loop reached them (an ancestor after its
+    // descendant in node order: rehomed and re-attached roots); all nodes
+    // below i are named.
+    std::unordered_set<std::int32_t> early;
+    auto done = [&](std::int32_t k, std::int32_t i) { return k < i || early.count(k) != 0; };
     std::vector<std::int32_t> chain;
     for (std::int32_t i = 0; i < n; ++i) {
+      c_.Tick();
+      if (early.erase(i)) continue;
       // Climb to the nearest resolved ancestor, then resolve downwards.
       chain.clear();
       std::int32_t cur = i;
-      while (cur >= 0 && !done[cur] && chain.size() <= static_cast<size_t>(n)) {
+      while (cur >= 0 && !done(cur, i) && chain.size() <= static_cast<size_t>(n)) {
         chain.push_back(cur);
         if (cur == spool_node_ || cur == config_node_) break;
         cur = nodes[cur].parent;
@@ -460,8 +511,13 @@ class Builder {
       for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
         std::int32_t k = *it;
         const Node& nd = nodes[k];
-        done[k] = 1;
+        if (k > i) early.insert(k);
         Status st;
+        Siblings* sib = nullptr;
+        if (nd.parent >= 0) {
+          auto s = siblings.find(nd.parent);
+          if (s != siblings.end()) sib = &s->second;
+        }
         if (k == spool_node_) {
           st = SetOut(k, "spool", true);
           group_[k] = kGroupRest;
@@ -477,15 +533,16 @@ class Builder {
                                    std::string(nd.type == NodeType::kDir ? "directory" : "file") +
                                        " not reachable from the root and not placeable"});
         } else if (c_.Extracted(nd.parent)) {
+          if (sib && !sib->taken) sib->taken = std::make_unique<TakenNames>(c_, sib->left);
           bool unsafe = false;
           const std::string_view raw_name = c_.tree.Name(k);
           std::string name = SanitizeName(raw_name, &unsafe);
-          if (taken.Has(nd.parent, name)) {
+          if (sib && sib->taken->Has(name)) {
             // Two entries with one name (a damaged directory, or a name equal to another's
             // encoded form): extracting both under it would lose the first one's bytes.
             const std::string parent_out = c_.OutPath(nd.parent);
             std::string alt = name + "%mr-dup-" + std::to_string(nd.ino);
-            if (taken.Has(nd.parent, alt)) alt += "-" + std::to_string(k);
+            if (sib->taken->Has(alt)) alt += "-" + std::to_string(k);
             c_.damage.push_back({"name_collision", parent_out + "/" + alt + ": a second entry named like " +
                                                        parent_out + "/" + name});
             name = std::move(alt);
@@ -496,9 +553,10 @@ class Builder {
             c_.damage.push_back({"unsafe_name", c_.OutPath(k) + ": stored under an encoded name; the entry's "
                                  "name in hex: " + ToHex(std::span<const std::uint8_t>(raw, raw_name.size()))});
           }
-          if (st.ok()) taken.Insert(k);
+          if (st.ok() && sib) sib->taken->Insert(k);
           group_[k] = group_[nd.parent];
         }
+        if (sib && --sib->left == 0) siblings.erase(nd.parent);  // its last child: names not needed
         if (!st.ok()) return st;
         if (group_[k] != kGroupNone && group_[k] != kGroupConfig && nd.type == NodeType::kDir) {
           auto mb = mailboxes_.find(k);
@@ -517,14 +575,34 @@ class Builder {
       }
     }
     c_.out_names.shrink_to_fit();
-    return {};
+    return c_.space->status();
+  }
+
+  // Each group's extracted nodes, ascending, one group after another.
+  void BuildMembers() {
+    const auto n = static_cast<std::int32_t>(c_.tree.nodes.size());
+    const std::size_t groups = c_.group_names.size();
+    c_.member_start.assign(groups + 1, 0);
+    for (std::int32_t i = 0; i < n; ++i) {
+      (c_.tree.nodes[i].type == NodeType::kDir ? c_.dir_nodes : c_.other_nodes)++;
+      if (group_[i] >= 0 && c_.Extracted(i)) ++c_.member_start[static_cast<std::size_t>(group_[i]) + 1];
+      c_.Tick();
+    }
+    for (std::size_t g = 0; g < groups; ++g) c_.member_start[g + 1] += c_.member_start[g];
+    std::vector<std::uint64_t> next(c_.member_start.begin(), c_.member_start.end() - 1);
+    c_.member_nodes.grow_zeroed(c_.member_start.back());
+    for (std::int32_t i = 0; i < n; ++i) {
+      if (group_[i] >= 0 && c_.Extracted(i)) c_.member_nodes[next[static_cast<std::size_t>(group_[i])]++] = i;
+      c_.Tick();
+    }
   }
 
   ext2_filsys fs_;
   const CatalogOptions& opts_;
   Catalog c_;
-  std::vector<std::int32_t> group_;  // per node, until members are built
-  std::vector<ChildEntry> children_;
+  SpillArray<ChildEntry> children_;
+  std::vector<ChildEntry> strays_;   // children outside the sorted runs, sorted
+  SpillArray<std::int32_t> group_;   // per node, until members are built
   std::map<std::pair<std::int32_t, std::string>, std::int32_t> children_added_;
   std::map<std::int32_t, MailboxInfo> mailboxes_;
   std::unordered_map<std::uint32_t, std::int32_t> header_crc_;  // CRC32 of cyrus.header -> folder

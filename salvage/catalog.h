@@ -21,12 +21,22 @@
 // Output paths are not stored whole (that was ~100 bytes a file): each node
 // keeps the offset of its sanitised last component in one arena, and
 // OutPath() joins the components up the parent chain.
+// Memory: everything per node (tree nodes and names, out_name, the group
+// member lists, and the builder's temporary indexes) is a SpillArray on the
+// catalog's SpillSpace (salvage/spill_array.h): on the heap below the space's
+// threshold, beyond it in unlinked files next to the output with resident
+// pages dropped as the space's budget says. What stays on the heap grows with
+// directories and damage only (DirStates, mailboxes, notes), plus, while it
+// is built, the sibling names of the directories being named (the largest
+// directory at most).
 #pragma once
 
 #include <ext2fs/ext2fs.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +44,7 @@
 #include "common/cyrus_layout.h"
 #include "common/status.h"
 #include "salvage/manifest.h"
+#include "salvage/spill_array.h"
 #include "salvage/tree.h"
 #include "salvage/volume.h"
 
@@ -47,6 +58,8 @@ inline constexpr std::int32_t kFirstUserGroup = 2;
 struct CatalogOptions {
   std::optional<std::string> spool_path;   // path inside the filesystem
   std::optional<std::string> config_path;
+  // Where per-node arrays spill (SpillSpace): dir "" keeps them on the heap.
+  SpillSpace::Options spill;
 };
 
 struct Catalog {
@@ -54,16 +67,22 @@ struct Catalog {
   static constexpr std::uint32_t kOutSame = 0xfffffffeu;  // out_name: the entry's own name (safe as it is)
   static constexpr std::uint32_t kOutRoot = 0x80000000u;  // out_name: the path is this name alone
 
+  Catalog() = default;
+  explicit Catalog(std::shared_ptr<SpillSpace> s) : space(s), tree(s), out_name(s), member_nodes(s) {}
+
+  std::shared_ptr<SpillSpace> space = SpillSpace::Heap();  // holds the per-node arrays below
   Tree tree;
   // Per node: kOutSame (its output name is its entry name), the offset in
   // out_names of its output name (a sanitised or de-duplicated entry name,
   // or a whole prefix "spool", "conf", "lost+found/#<ino>" with kOutRoot), or
   // kNoOut. A node without kOutRoot goes to OutPath(parent) + "/" + its
   // name; its parent is always extracted.
-  std::vector<std::uint32_t> out_name;
+  SpillArray<std::uint32_t> out_name;
   std::string out_names;                   // NUL-terminated names that differ from the entry's
   std::vector<std::string> group_names;    // index = group id; users from kFirstUserGroup
-  std::vector<std::vector<std::int32_t>> members;  // group id -> its extracted nodes, ascending
+  // Group g's extracted nodes, ascending: member_nodes[member_start[g], member_start[g + 1]).
+  SpillArray<std::int32_t> member_nodes;
+  std::vector<std::uint64_t> member_start;
   std::vector<LostRecord> lost_found;      // placement notes for lost+found roots
   std::vector<DamageNote> damage;          // walk/scan findings
   std::vector<std::string> notes;          // informational (not damage)
@@ -74,6 +93,15 @@ struct Catalog {
   std::uint64_t mailboxes = 0;
   std::uint64_t rehomed_dirs = 0, rehomed_files = 0;
   std::uint64_t live_inodes = 0;
+  std::uint64_t dir_nodes = 0, other_nodes = 0;  // tree nodes that are directories / anything else
+
+  std::span<const std::int32_t> Members(std::int32_t group) const {
+    if (group < 0 || static_cast<std::size_t>(group) + 1 >= member_start.size()) return {};
+    return std::span<const std::int32_t>(member_nodes.data() + member_start[group],
+                                         member_start[group + 1] - member_start[group]);
+  }
+  // Once per unit of work that reads the catalog (salvage/spill_array.h, Tick).
+  void Tick() const { space->Tick(); }
 
   bool Extracted(std::int32_t node) const { return out_name[node] != kNoOut; }
   std::string_view OutName(std::int32_t node) const {

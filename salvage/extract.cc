@@ -182,6 +182,7 @@ class GroupRunner {
         for (std::size_t b; (b = next.fetch_add(kChunk)) < n;)
           for (std::size_t i = b, e = std::min(n, b + kChunk); i < e; ++i) {
             ItemOut o;
+            c_.Tick();
             DoItem(*v, items_[i], &o);
             Fold(i, std::move(o), &wo);
           }
@@ -200,7 +201,7 @@ class GroupRunner {
     if (failed) return failed->error;
     for (const auto& wo : wouts)
       if (!wo.store_error.ok()) return wo.store_error;
-    std::vector<char> incomplete(c_.tree.nodes.size(), 0);
+    std::vector<std::int32_t> incomplete;  // parents with an entry that could not be extracted
     std::vector<std::pair<std::size_t, DamageNote>> damage;
     for (auto& wo : wouts) {
       if (env_.linked)
@@ -209,8 +210,10 @@ class GroupRunner {
       for (auto& f : wo.damaged) res->damaged_files.push_back(std::move(f));
       for (auto& sl : wo.symlinks) res->symlinks.push_back(std::move(sl));
       for (auto& d : wo.damage) damage.push_back(std::move(d));
-      for (auto p : wo.incomplete_parents) if (p >= 0) incomplete[p] = 1;
+      for (auto p : wo.incomplete_parents) if (p >= 0) incomplete.push_back(p);
     }
+    std::sort(incomplete.begin(), incomplete.end());
+    incomplete.erase(std::unique(incomplete.begin(), incomplete.end()), incomplete.end());
     // One item's notes all come from one worker, in order.
     std::stable_sort(damage.begin(), damage.end(), [](auto& a, auto& b) { return a.first < b.first; });
     for (auto& d : damage) res->damage.push_back(std::move(d.second));
@@ -229,7 +232,7 @@ class GroupRunner {
 
  private:
   void Collect() {
-    for (std::int32_t i : c_.members[group_]) {
+    for (std::int32_t i : c_.Members(group_)) {
       if (c_.tree.nodes[i].type == NodeType::kDir) dirs_.push_back(i);
       else nodes_.push_back(i);
     }
@@ -495,7 +498,8 @@ class GroupRunner {
     o->files.insert(o->files.begin(), std::move(rec));
   }
 
-  void FinishDirs(const std::vector<char>& incomplete, GroupResult* res) {
+  // `incomplete`: sorted.
+  void FinishDirs(const std::vector<std::int32_t>& incomplete, GroupResult* res) {
     Volume* v = env_.pool->Acquire();
     // Deepest first: setting a child's times must not be undone by the parent's.
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
@@ -510,7 +514,7 @@ class GroupRunner {
         rec.problem = c_.tree.dirs[di].problem;
         rec.journal_fallback = c_.tree.dirs[di].from_journal;
       }
-      if (incomplete[d] && rec.complete) {
+      if (rec.complete && std::binary_search(incomplete.begin(), incomplete.end(), d)) {
         rec.complete = false;
         rec.problem = "an entry's inode is missing or unreadable";
       }

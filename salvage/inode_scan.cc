@@ -7,7 +7,7 @@
 
 namespace mr::salvage {
 
-InodeScanResult ScanInodes(ext2_filsys fs, const std::vector<std::uint32_t>& reached) {
+InodeScanResult ScanInodes(ext2_filsys fs, const std::function<bool(std::uint32_t)>& reached) {
   InodeScanResult out;
   ext2_inode_scan scan = nullptr;
   if (ext2fs_open_inode_scan(fs, 32, &scan) != 0) {
@@ -46,7 +46,7 @@ InodeScanResult ScanInodes(ext2_filsys fs, const std::vector<std::uint32_t>& rea
     if (ino < first_ino && ino != EXT2_ROOT_INO) continue;
     if (inode.i_mode == 0 || inode.i_links_count == 0 || inode.i_dtime != 0) continue;
     ++out.live;
-    if (std::binary_search(reached.begin(), reached.end(), ino)) continue;
+    if (reached(ino)) continue;
     out.lost.push_back({ino, inode.i_mode,
                         std::uint64_t(inode.i_size) | (std::uint64_t(inode.i_size_high) << 32)});
   }

@@ -13,6 +13,7 @@
 #include <ext2fs/ext2fs.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace mr::salvage {
@@ -29,7 +30,7 @@ struct InodeScanResult {
   std::uint64_t live = 0;                      // live inodes seen (reached or not)
 };
 
-// `reached` must be sorted.
-InodeScanResult ScanInodes(ext2_filsys fs, const std::vector<std::uint32_t>& reached);
+// `reached(ino)`: whether the walk already has that inode (not reported as lost).
+InodeScanResult ScanInodes(ext2_filsys fs, const std::function<bool(std::uint32_t)>& reached);
 
 }  // namespace mr::salvage

@@ -180,8 +180,7 @@ Result<std::string> Inspect(const SalvageOptions& opts_in, bool json, bool* dama
   std::vector<DamageNote> dmg = fi.damage;
   dmg.insert(dmg.end(), c.damage.begin(), c.damage.end());
   *damaged = !dmg.empty();
-  std::uint64_t files = 0, dirs = 0;
-  for (const auto& n : c.tree.nodes) (n.type == NodeType::kDir ? dirs : files)++;
+  const std::uint64_t files = c.other_nodes, dirs = c.dir_nodes;
   const std::string layout = c.layout == CyrusLayout::kUuid ? "uuid" : "legacy";
   if (json) {
     nlohmann::json j;

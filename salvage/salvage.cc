@@ -100,20 +100,23 @@ Result<std::unique_ptr<Salvager>> Salvager::Open(const SalvageOptions& opts) {
 
 Status Salvager::Scan() {
   if (scanned_) return {};
-  CatalogOptions co;
-  co.spool_path = opts_.spool_path;
-  co.config_path = opts_.config_path;
-  Volume* v = pool_->Acquire();
-  auto cat = BuildCatalog(v->fs(), co);
-  pool_->Release(v);
-  if (!cat.ok()) return cat.error();
-  cat_ = std::move(*cat);
   std::string spill = opts_.spill_dir;
   if (spill.empty() && !opts_.dry_run) spill = opts_.out_dir;
   if (spill.empty()) {
     const char* t = std::getenv("TMPDIR");
     spill = t && *t ? t : "/tmp";
   }
+  CatalogOptions co;
+  co.spool_path = opts_.spool_path;
+  co.config_path = opts_.config_path;
+  co.spill = opts_.catalog_spill;
+  co.spill.dir = spill;
+  co.spill.create_dir = !opts_.dry_run && spill == opts_.out_dir;  // the output is opened after the scan
+  Volume* v = pool_->Acquire();
+  auto cat = BuildCatalog(v->fs(), co);
+  pool_->Release(v);
+  if (!cat.ok()) return cat.error();
+  cat_ = std::move(*cat);
   files_ = std::make_unique<FileStore>(spill, opts_.spill_chunk);
   linked_ = std::make_unique<LinkedFiles>(spill);
   group_done_.assign(cat_.group_names.size(), 0);
@@ -151,8 +154,10 @@ bool Salvager::HasUser(const std::string& user) const {
 void Salvager::PlanProgress(const std::vector<std::string>& users, bool with_rest) {
   auto count = [&](size_t g) {
     std::uint64_t n = 0;
-    if (g < cat_.members.size())
-      for (auto node : cat_.members[g]) n += cat_.tree.nodes[node].type != NodeType::kDir;
+    for (auto node : cat_.Members(static_cast<std::int32_t>(g))) {
+      n += cat_.tree.nodes[node].type != NodeType::kDir;
+      cat_.Tick();
+    }
     return n;
   };
   snapshot_.files_total = 0;

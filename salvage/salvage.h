@@ -18,9 +18,10 @@
 // A rerun into the same DIR resumes: files already complete per the previous
 // salvage.json (inode, size, SHA1 of the output) are not read again.
 // Memory: file records live in a FileStore (sorted runs in unlinked temporary
-// files in the spill directory) and the previous manifest in a PreviousIndex
-// (same directory), not on the heap; what grows with the filesystem is the
-// catalog (salvage/catalog.h).
+// files in the spill directory), the previous manifest in a PreviousIndex
+// and the catalog's per-node arrays in a SpillSpace (same directory, beyond
+// a threshold), not on the heap. What still grows is per directory
+// (catalog), per damage note, and per file of the group being extracted.
 #pragma once
 
 #include <cstdint>
@@ -57,6 +58,10 @@ struct SalvageOptions {
   // files); "" = out_dir when writing, else $TMPDIR or /tmp.
   std::string spill_dir;
   std::size_t spill_chunk = FileStore::kDefaultChunk;  // records held before a spill
+  // The catalog's per-node arrays (salvage/spill_array.h): heap bytes before
+  // they move to unlinked files in the spill directory, resident bytes before
+  // a trim. Its `dir` is ignored: they spill where the file records do.
+  SpillSpace::Options catalog_spill;
 };
 
 // What one Extract* call added to the manifest, for callers that keep their

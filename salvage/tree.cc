@@ -7,18 +7,12 @@
 namespace mr::salvage {
 
 std::uint32_t NameArena::Add(std::string_view s) {
-  constexpr std::uint32_t kBlock = 1u << kBlockBits;
-  if (s.empty()) return 0;  // Get(_, 0) never looks at the blocks
-  if (blocks_.empty() || s.size() > kBlock - used_) {
-    if (blocks_.size() >= (std::uint64_t{1} << (32 - kBlockBits)))
-      throw std::length_error("salvage: more than 4 GiB of entry names");  // a bug, not damage
-    blocks_.push_back(std::make_unique<char[]>(kBlock));
-    used_ = 0;
-  }
-  const auto at = static_cast<std::uint32_t>((blocks_.size() - 1) << kBlockBits) | used_;
-  std::memcpy(blocks_.back().get() + used_, s.data(), s.size());
-  used_ += static_cast<std::uint32_t>(s.size());
-  return at;
+  if (s.empty()) return 0;  // Get(_, 0) never looks at the bytes
+  const std::size_t at = bytes_.size();
+  if (s.size() > (std::size_t{1} << 32) - at)
+    throw std::length_error("salvage: more than 4 GiB of entry names");  // a bug, not damage
+  bytes_.append(s.data(), s.size());
+  return static_cast<std::uint32_t>(at);
 }
 
 std::int32_t Tree::Add(std::uint32_t ino, std::int32_t parent, NodeType type, bool resynced, std::string_view name) {

@@ -4,10 +4,12 @@
 // node 0; every lost directory or file found by the inode scan becomes a root
 // of its own (parent -1) until rehome decides where it goes. A node's name is
 // the raw on-disk name (sanitised only when an output path is built).
-// Memory: a node is 16 bytes; names live in a NameArena (1 MiB blocks, never
-// moved, 32-bit offsets), so the tree costs ~16 bytes + the name per entry
-// and growing it never copies the names.
-// Plain data; no libext2fs types.
+// Memory: a node is 16 bytes; names live in a NameArena (one never-moving
+// byte array, 32-bit offsets). Both are SpillArrays (salvage/spill_array.h)
+// on the tree's SpillSpace: on the heap while small, in an unlinked file
+// beyond the space's threshold, so a huge tree costs bounded RAM.
+// Plain data; no libext2fs types. Thread-safety: as SpillArray (written by
+// one thread, then read by many).
 #pragma once
 
 #include <cstdint>
@@ -17,23 +19,27 @@
 #include <unordered_map>
 #include <vector>
 
+#include "salvage/spill_array.h"
+
 namespace mr::salvage {
 
 enum class NodeType : std::uint8_t { kUnknown, kFile, kDir, kSymlink, kOther };
 
-// Append-only byte arena; Add returns a 32-bit handle valid for its lifetime.
+// Append-only byte arena; Add returns a 32-bit handle valid for its lifetime
+// (the bytes never move: views into them stay valid).
 class NameArena {
  public:
-  static constexpr std::uint32_t kBlockBits = 20;  // 1 MiB blocks; a name is < 64 KiB
+  NameArena() = default;
+  explicit NameArena(std::shared_ptr<SpillSpace> space) : bytes_(std::move(space), std::size_t{1} << 32) {}
   std::uint32_t Add(std::string_view s);
   std::string_view Get(std::uint32_t at, std::uint16_t len) const {
     if (len == 0) return {};
-    return std::string_view(blocks_[at >> kBlockBits].get() + (at & ((1u << kBlockBits) - 1)), len);
+    return std::string_view(bytes_.data() + at, len);
   }
+  bool spilled() const { return bytes_.spilled(); }
 
  private:
-  std::vector<std::unique_ptr<char[]>> blocks_;
-  std::uint32_t used_ = 0;  // bytes used in the last block
+  SpillArray<char> bytes_{SpillSpace::Heap(), std::size_t{1} << 32};
 };
 
 struct Node {
@@ -50,10 +56,17 @@ struct DirState {
   bool complete = true;
   std::string problem;  // why it is incomplete
   bool from_journal = false;  // its inode or a listing block came from the journal fallback
+  // The nodes its listing added: [first_child, end_child) (the walker adds a
+  // directory's entries in one run; salvage/catalog.cc indexes them by run).
+  std::int32_t first_child = 0, end_child = 0;
 };
 
 struct Tree {
-  std::vector<Node> nodes;
+  Tree() = default;
+  explicit Tree(std::shared_ptr<SpillSpace> s) : space(s), nodes(s), names(s) {}
+
+  std::shared_ptr<SpillSpace> space = SpillSpace::Heap();  // where nodes and names live
+  SpillArray<Node> nodes;
   NameArena names;
   std::vector<DirState> dirs;          // one per directory whose listing was read
   std::vector<std::int32_t> lost;      // roots found by the inode scan (files and dirs)

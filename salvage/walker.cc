@@ -40,21 +40,14 @@ NodeType TypeFromMode(std::uint16_t mode) {
 
 std::int32_t Walker::AddNode(std::uint32_t ino, std::int32_t parent, NodeType t, std::string name,
                              bool resynced) {
+  reached_.Set(ino);
+  tree_->nodes.Tick();
   return tree_->Add(ino, parent, t, resynced, name);
-}
-
-std::vector<std::uint32_t> Walker::Reached() const {
-  std::vector<std::uint32_t> r;
-  r.reserve(tree_->nodes.size());
-  for (const auto& n : tree_->nodes) r.push_back(n.ino);
-  std::sort(r.begin(), r.end());
-  r.erase(std::unique(r.begin(), r.end()), r.end());
-  return r;
 }
 
 std::int32_t Walker::Walk(std::uint32_t ino, std::int32_t parent, const std::string& name) {
   std::int32_t root = AddNode(ino, parent, NodeType::kDir, name, false);
-  visited_.insert(ino);
+  visited_.Set(ino);
   std::deque<std::int32_t> queue{root};
   std::vector<std::int32_t> subdirs;
   while (!queue.empty()) {
@@ -144,6 +137,7 @@ void Walker::ReadDir(std::int32_t node, std::vector<std::int32_t>* subdirs) {
   }
 
   st.from_journal = (inode.ok() && inode->from_journal) || !listing.pieces().empty();
+  st.first_child = static_cast<std::int32_t>(tree_->nodes.size());
   for (auto& p : parsed) {
     for (auto& e : p.entries) {
       NodeType t = TypeFromFt(e.file_type);
@@ -158,7 +152,7 @@ void Walker::ReadDir(std::int32_t node, std::vector<std::int32_t>* subdirs) {
         t = it;
       }
       if (t == NodeType::kDir) {
-        if (visited_.count(e.ino)) {
+        if (visited_.Has(e.ino)) {
           // A lost root walked earlier turns out to live here: re-attach it.
           auto it = std::find_if(tree_->lost.begin(), tree_->lost.end(), [&](std::int32_t r) {
             return r >= 0 && tree_->nodes[r].ino == e.ino && tree_->nodes[r].parent < 0;
@@ -173,13 +167,14 @@ void Walker::ReadDir(std::int32_t node, std::vector<std::int32_t>* subdirs) {
           }
           continue;
         }
-        visited_.insert(e.ino);
+        visited_.Set(e.ino);
         subdirs->push_back(AddNode(e.ino, node, t, std::move(e.name), e.resynced));
       } else {
         AddNode(e.ino, node, t, std::move(e.name), e.resynced);
       }
     }
   }
+  st.end_child = static_cast<std::int32_t>(tree_->nodes.size());
   tree_->SetDirIndex(node, static_cast<std::int32_t>(tree_->dirs.size()));
   tree_->dirs.push_back(std::move(st));
 }

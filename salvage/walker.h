@@ -7,7 +7,10 @@
 // incomplete. Entries from garbled blocks are kept only when their inode is
 // live and of the type the entry claims. A directory reached twice (a loop or
 // a corrupt hard link) is walked once. htree directories are read linearly.
-// Breadth-first; memory is one node per entry.
+// Breadth-first, so each directory's entries are one run of nodes
+// (DirState::first_child/end_child) and the parents of the nodes of a walk
+// do not decrease. Memory is one node per entry plus two inode bitmaps, all
+// on the tree's SpillSpace.
 // Thread-safety: one handle per Walker; the Tree is owned by the caller.
 #pragma once
 
@@ -15,7 +18,6 @@
 
 #include <cstdint>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "salvage/tree.h"
@@ -25,16 +27,16 @@ namespace mr::salvage {
 
 class Walker {
  public:
-  Walker(ext2_filsys fs, Tree* tree) : fs_(fs), tree_(tree) {}
+  Walker(ext2_filsys fs, Tree* tree) : fs_(fs), tree_(tree), visited_(tree->space), reached_(tree->space) {}
 
   // Adds a root node for directory `ino` (parent -1 unless given) and walks
   // everything below it. Returns the root's node index. A directory already
   // walked as the root of an earlier walk is re-attached under this one.
   std::int32_t Walk(std::uint32_t ino, std::int32_t parent, const std::string& name);
 
-  // Inodes of every node added so far, sorted and unique.
-  std::vector<std::uint32_t> Reached() const;
-  bool Visited(std::uint32_t dir_ino) const { return visited_.count(dir_ino) != 0; }
+  // Whether a node added so far has inode `ino`.
+  bool Reached(std::uint32_t ino) const { return reached_.Has(ino); }
+  bool Visited(std::uint32_t dir_ino) const { return visited_.Has(dir_ino); }
   // ".." of the last directory read with ReadDir (0 if none).
   std::vector<DamageNote>& notes() { return notes_; }
 
@@ -45,7 +47,8 @@ class Walker {
 
   ext2_filsys fs_;
   Tree* tree_;
-  std::unordered_set<std::uint32_t> visited_;
+  SpillBits visited_;  // directories walked
+  SpillBits reached_;  // inodes of the nodes added
   std::vector<DamageNote> notes_;
 };
 
