@@ -31,11 +31,14 @@ long SharedPages() {
   return got == 3 ? shared : 0;
 }
 
+SpillSpace::Options Checked(SpillSpace::Options o) {
+  o.tick_every = std::max<std::uint64_t>(o.tick_every, 1);
+  return o;
+}
+
 }  // namespace
 
-SpillSpace::SpillSpace(Options o) : opts_(std::move(o)) {
-  if (opts_.tick_every == 0) const_cast<Options&>(opts_).tick_every = 1;
-}
+SpillSpace::SpillSpace(Options o) : opts_(Checked(std::move(o))) {}
 
 SpillSpace::~SpillSpace() = default;
 
@@ -80,7 +83,8 @@ void SpillSpace::Unregister(Bytes* b) {
 }
 
 void SpillSpace::CheckResident() {
-  if (opts_.budget > 0 && (SharedPages() - baseline_pages_) * static_cast<long>(kPage) <= static_cast<long>(opts_.budget))
+  if (opts_.budget > 0 &&
+      (SharedPages() - baseline_pages_.load()) * static_cast<long>(kPage) <= static_cast<long>(opts_.budget))
     return;
   Trim();
 }

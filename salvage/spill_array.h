@@ -31,6 +31,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -91,7 +92,7 @@ class SpillSpace {
   std::atomic<bool> spilled_any_{false};
   std::atomic<std::uint64_t> ticks_{0}, trims_{0};
   std::atomic<std::size_t> heap_bytes_{0};
-  long baseline_pages_ = 0;
+  std::atomic<long> baseline_pages_{0};  // resident shared pages not ours (program text...)
   mutable std::mutex mu_;
   std::vector<Bytes*> spilled_;
   std::size_t files_ = 0;
@@ -131,8 +132,8 @@ class SpillSpace::Bytes {
   std::string name_;
 };
 
-// A vector of trivially copyable T on a SpillSpace. Elements never move; it
-// never shrinks (memory past size() has never been written).
+// A vector of trivially copyable T on a SpillSpace. Elements never move; a
+// smaller resize keeps the memory.
 template <class T>
 class SpillArray {
   static_assert(std::is_trivially_copyable_v<T>);
@@ -152,8 +153,9 @@ class SpillArray {
       data_ = o.data_;
       size_ = o.size_;
       cap_ = o.cap_;
+      written_ = o.written_;
       o.data_ = nullptr;
-      o.size_ = o.cap_ = 0;
+      o.size_ = o.cap_ = o.written_ = 0;
     }
     return *this;
   }
@@ -172,7 +174,7 @@ class SpillArray {
   void push_back(const T& v) {
     if (size_ == cap_) Grow(size_ + 1);
     std::memcpy(static_cast<void*>(data_ + size_), &v, sizeof(T));
-    ++size_;
+    SetSize(size_ + 1);
   }
   // New elements are `v`; the space is ticked as the pages are written.
   void resize(std::size_t n, const T& v = T{}) {
@@ -182,24 +184,29 @@ class SpillArray {
       std::memcpy(static_cast<void*>(data_ + i), &v, sizeof(T));
       if (i % kPage == 0) Tick();
     }
-    size_ = n;
+    SetSize(n);
   }
   void append(const T* p, std::size_t k) {
     if (size_ + k > cap_) Grow(size_ + k);
     std::memcpy(static_cast<void*>(data_ + size_), p, k * sizeof(T));
-    size_ += k;
+    SetSize(size_ + k);
   }
-  // Grows to n elements whose bytes are all zero, without writing them (fresh
-  // memory is zero and an array never shrinks). REQUIRES: n >= size().
+  // Grows to n elements whose bytes are all zero, writing only what a
+  // smaller resize left behind (fresh memory is zero). REQUIRES: n >= size().
   void grow_zeroed(std::size_t n) {
     if (n > cap_) Grow(n);
-    size_ = n;
+    if (written_ > size_) std::memset(static_cast<void*>(data_ + size_), 0, (std::min(n, written_) - size_) * sizeof(T));
+    SetSize(n);
   }
   void Tick(std::uint64_t pages = 1) const {
     if (bytes_) bytes_->space().Tick(pages);
   }
 
  private:
+  void SetSize(std::size_t n) {
+    size_ = n;
+    if (n > written_) written_ = n;
+  }
   void Grow(std::size_t n) {
     if (!bytes_) {
       if (!space_) space_ = SpillSpace::Heap();
@@ -215,6 +222,7 @@ class SpillArray {
   std::size_t max_size_ = kMaxSize;
   T* data_ = nullptr;
   std::size_t size_ = 0, cap_ = 0;
+  std::size_t written_ = 0;  // the largest size so far: memory beyond it is still zero
 };
 
 // A set of 32-bit numbers (inode numbers) as a bitmap in a SpillArray.

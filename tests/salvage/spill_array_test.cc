@@ -76,6 +76,11 @@ TEST(SpillArray, ResizeFillsAndGrowZeroedIsZero) {
   for (auto v : a) bad += v != 0xfffffffeu;
   for (auto v : z) bad += v != 0;
   EXPECT_EQ(bad, 0u);
+  // A smaller resize keeps the old values in memory: grow_zeroed must clear them.
+  a.resize(1000);
+  a.grow_zeroed(400000);
+  for (std::size_t i = 0; i < a.size(); ++i) bad += a[i] != (i < 1000 ? 0xfffffffeu : 0u);
+  EXPECT_EQ(bad, 0u);
 }
 
 TEST(SpillArray, TrimsDropPagesButNotData) {
