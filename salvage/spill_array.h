@@ -14,9 +14,10 @@
 // full disk is an error naming the file, never a SIGBUS.
 //
 // Resident file pages count in RSS. Tick(n) says "about n more pages were
-// touched": every kTickEvery of them the space reads the process's resident
-// shared pages (/proc/self/statm) and, when they exceed the level at start by
-// more than `budget` bytes, drops every spilled array's pages from this
+// touched": every `tick_every` of them (1,024) the space reads the process's
+// resident shared pages (/proc/self/statm) and, when they exceed the level
+// after the last trim (program text and libraries) by more than `budget`
+// bytes, drops every spilled array's pages from this
 // process (madvise MADV_DONTNEED: the data stays in the file and its page
 // cache; the next access faults it back in). Callers tick once per node in
 // their loops; a space that never spilled returns from Tick at once.
@@ -28,10 +29,10 @@
 // the space grows any more, reads and Tick/Trim from any number of threads.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
