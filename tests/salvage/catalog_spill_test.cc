@@ -126,7 +126,9 @@ void CatalogSpill::ExpectSameCatalog(std::size_t threshold) {
   EXPECT_TRUE(b.tree.names.spilled());  // at 256 KiB: after 64 KiB of names on the heap
   EXPECT_TRUE(b.out_name.spilled());
   EXPECT_TRUE(b.member_nodes.spilled());
-  if (threshold == 0) EXPECT_TRUE(b.tree.nodes.spilled());
+  if (threshold == 0) {
+    EXPECT_TRUE(b.tree.nodes.spilled());
+  }
   ASSERT_EQ(a.tree.nodes.size(), b.tree.nodes.size());
   std::size_t differ = 0;
   for (std::int32_t i = 0; i < static_cast<std::int32_t>(a.tree.nodes.size()); ++i) {
