@@ -187,16 +187,23 @@ TEST_F(Hostile, SymlinksPlantedInTheOutputAreNotFollowed) {
   ExpectNothingOutside();
 }
 
+// A staging tree for MakeImage: alice's one folder (kBox) holding "1." and,
+// with two_messages, "2.". Returns the stage directory.
+std::string AliceStage(const TempDir& t, bool two_messages) {
+  const std::string stage = t / "stage", box = stage + kBox;
+  fs::create_directories(stage + "/var/lib/cyrus");
+  WriteText(box + "/cyrus.header", kHeaderMagic + "%(T e N user.alice I abhostile A %(alice lrs))\n");
+  WriteText(box + "/1.", "msg-one\n");
+  if (two_messages) WriteText(box + "/2.", "msg-two\n");
+  return stage;
+}
+
 // Found by the image fuzzer: an inode claiming i_size 2^60 made salvage hash
 // 2^60 zero bytes (a hang) and ftruncate a sparse tail of that size. The claim
 // is bounded by the filesystem's size and reported as damage.
 TEST(HostileInode, HugeISizeIsBoundedByTheFilesystem) {
   TempDir t;
-  const std::string stage = t / "stage", box = stage + kBox, img = t / "big.img";
-  fs::create_directories(stage + "/var/lib/cyrus");
-  WriteText(box + "/cyrus.header", kHeaderMagic + "%(T e N user.alice I abhostile A %(alice lrs))\n");
-  WriteText(box + "/1.", "msg-one\n");
-  WriteText(box + "/2.", "msg-two\n");
+  const std::string stage = AliceStage(t, true), img = t / "big.img";
   MakeImage(stage, img, "8M", "-b 1024");
   auto d = Debugfs(img, "sif " + kBox + "/2. size 0x1000000000000000", true);
   ASSERT_EQ(d.rc, 0) << d.out;
@@ -226,11 +233,7 @@ TEST(HostileInode, HugeISizeIsBoundedByTheFilesystem) {
 // what the source holds.
 TEST(HostileInode, HugeISizeUnderAHugeBlockCountIsBoundedByTheSource) {
   TempDir t;
-  const std::string stage = t / "stage", box = stage + kBox, img = t / "big.img";
-  fs::create_directories(stage + "/var/lib/cyrus");
-  WriteText(box + "/cyrus.header", kHeaderMagic + "%(T e N user.alice I abhostile A %(alice lrs))\n");
-  WriteText(box + "/1.", "msg-one\n");
-  WriteText(box + "/2.", "msg-two\n");
+  const std::string stage = AliceStage(t, true), img = t / "big.img";
   MakeImage(stage, img, "8M", "-b 1024");
   ASSERT_EQ(Debugfs(img, "sif " + kBox + "/2. size 0x3ffffffffff", true).rc, 0);
   ASSERT_EQ(Debugfs(img, "ssv blocks_count 4278196224", true).rc, 0);
@@ -255,10 +258,7 @@ TEST(HostileInode, HugeISizeUnderAHugeBlockCountIsBoundedByTheSource) {
 // are bounded; the report stays small.
 TEST(HostileSuperblock, MillionsOfClaimedGroupsGiveABoundedReport) {
   TempDir t;
-  const std::string stage = t / "stage", box = stage + kBox, img = t / "g.img";
-  fs::create_directories(stage + "/var/lib/cyrus");
-  WriteText(box + "/cyrus.header", kHeaderMagic + "%(T e N user.alice I abhostile A %(alice lrs))\n");
-  WriteText(box + "/1.", "msg-one\n");
+  const std::string stage = AliceStage(t, false), img = t / "g.img";
   MakeImage(stage, img, "8M", "-b 1024");
   auto d = Debugfs(img, "ssv blocks_count 4294967295", true);
   ASSERT_EQ(d.rc, 0) << d.out;
@@ -276,10 +276,7 @@ TEST(HostileSuperblock, MillionsOfClaimedGroupsGiveABoundedReport) {
 // refused and the backups are tried.
 TEST(HostileSuperblock, ZeroDescriptorSizeIsRefusedNotASignal) {
   TempDir t;
-  const std::string stage = t / "stage", box = stage + kBox, img = t / "d.img";
-  fs::create_directories(stage + "/var/lib/cyrus");
-  WriteText(box + "/cyrus.header", kHeaderMagic + "%(T e N user.alice I abhostile A %(alice lrs))\n");
-  WriteText(box + "/1.", "msg-one\n");
+  const std::string stage = AliceStage(t, false), img = t / "d.img";
   // Also (fuzz_image again): inodes_per_group 0xff0000xx made libext2fs's inode scan
   // memcpy a negative size.
   for (std::string field : {"desc_size 0", "inodes_per_group 4278190080", "blocks_per_group 4278190080"}) {
