@@ -22,9 +22,6 @@ namespace {
 
 using namespace test;
 
-const std::string kHeaderMagic =
-    "\241\002\213\015Cyrus mailbox header\n\"The best thing about this system was that it had "
-    "lots of goals.\"\n\t--Jim Morris on Andrew\n";
 const std::string kBox = "/var/spool/cyrus/mail/uuid/a/b/abhostile";
 
 struct Plant {

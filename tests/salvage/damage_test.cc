@@ -15,30 +15,6 @@ namespace {
 
 using namespace test;
 
-const std::string kHeaderMagic =
-    "\241\002\213\015Cyrus mailbox header\n\"The best thing about this system was that it had "
-    "lots of goals.\"\n\t--Jim Morris on Andrew\n";
-
-void StageMailbox(const std::string& spool, const std::string& id, const std::string& name,
-                  const std::vector<std::string>& messages) {
-  const std::string dir = spool + "/uuid/" + id.substr(0, 1) + "/" + id.substr(1, 1) + "/" + id;
-  WriteText(dir + "/cyrus.header", kHeaderMagic + "%(T e N " + name + " I " + id + " A %(x lrs))\n");
-  // Minimal cyrus.index: header + one 112-byte record per message (uid, GUID at 60).
-  std::string idx(160 + 112 * messages.size(), '\0');
-  auto be = [&](size_t off, std::uint32_t v) {
-    idx[off] = static_cast<char>(v >> 24); idx[off + 1] = static_cast<char>(v >> 16);
-    idx[off + 2] = static_cast<char>(v >> 8); idx[off + 3] = static_cast<char>(v);
-  };
-  be(8, 17); be(12, 160); be(16, 112); be(20, static_cast<std::uint32_t>(messages.size()));
-  for (size_t i = 0; i < messages.size(); ++i) {
-    be(160 + 112 * i, static_cast<std::uint32_t>(i + 1));
-    Digest d = Sha1Of(std::string_view(messages[i]));
-    std::memcpy(idx.data() + 160 + 112 * i + 60, d.data(), 20);
-    WriteText(dir + "/" + std::to_string(i + 1) + ".", messages[i]);
-  }
-  WriteText(dir + "/cyrus.index", idx);
-}
-
 TEST(SalvageDamage, ZeroedPrimarySuperblockRecoversEverything) {
   TempDir t;
   for (int i = 0; i < 60; ++i) WriteText(t / ("stage/d" + std::to_string(i % 3) + "/" + Name(i)), Name(i) + std::string(static_cast<size_t>(i * 50), 'q'));
