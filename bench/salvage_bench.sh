@@ -3,6 +3,10 @@
 # tsk_recover vs a plain sequential read of the image, alternating runs in one
 # invocation, all writing to the same filesystem (OUTDIR). Prints each run,
 # the medians, the ratios against mailrescue and mailrescue's peak RSS.
+# After each mailrescue run, mr_write_floor re-creates its output tree from
+# memory on the same cores and filesystem: "write-floor", the least any tool
+# that writes this tree can take (the floor for reading is "cat"). The last
+# lines set the issue's targets (3x rdump warm, 10x rdump cold) against both.
 #
 # usage: bench/salvage_bench.sh [IMG] [RUNS] [OUTDIR] [JOBS]
 #   IMG     default: /work/bench-spool/s200k.img, built once (~5 s) with
@@ -24,6 +28,8 @@ outdir=${3:-$([ -d /dev/shm ] && echo /dev/shm || echo /tmp)}
 jobs=${4:-$(nproc)}
 mr=${MAILRESCUE:-$here/../build/cli/mailrescue}
 [ -x "$mr" ] || { echo "salvage_bench: $mr not built" >&2; exit 2; }
+floor=${WRITE_FLOOR:-$(dirname "$mr")/../bench/write_floor/mr_write_floor}
+[ -x "$floor" ] || { echo "salvage_bench: $floor not built (no write-floor row)" >&2; floor=; }
 if [ ! -f "$img" ]; then
   mkdir -p "$(dirname "$img")"
   tool=$(dirname "$mr")/../fixtures/hugefolder/mr_hugefolder
@@ -60,6 +66,14 @@ run_one() {  # name, then the command (OUT replaced by a fresh output dir)
     files=$(find "$out/spool" -type f | wc -l)
   fi
   printf '%-12s %8.2f s wall %8.2f s cpu\n' "$name" "$dt" "$cpu"
+  if [ "$name" = mailrescue ] && [ -n "$floor" ]; then
+    local f; f=$("$floor" "$out" "$work/floor.out" "$jobs")
+    local fw fc; fw=$(echo "$f" | awk '{print $(NF-2)}'); fc=$(echo "$f" | awk '{print $NF}')
+    times[write-floor]="${times[write-floor]:-} $fw"
+    cpus[write-floor]="${cpus[write-floor]:-} $fc"
+    printf '%-12s %8.2f s wall %8.2f s cpu  (%s)\n' write-floor "$fw" "$fc" "$(echo "$f" | cut -d' ' -f1-6)"
+    rm -rf "$work/floor.out"
+  fi
   rm -rf "$out"
 }
 
@@ -76,10 +90,20 @@ echo "--- medians (mailrescue extracted $files files; peak RSS $((rss / 1024)) M
 m=$(echo "${times[mailrescue]}" | median)
 mc=$(echo "${cpus[mailrescue]}" | median)
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (wall times need idle cores)"
-for name in mailrescue rdump tsk_recover cat; do
+for name in mailrescue rdump tsk_recover cat write-floor; do
   [ -n "${times[$name]:-}" ] || continue
   v=$(echo "${times[$name]}" | median)
   c=$(echo "${cpus[$name]}" | median)
   printf '%-12s %8.2f s wall (%5.2fx mailrescue)  %8.2f s cpu (%5.2fx)\n' "$name" "$v" \
     "$(echo "$v / $m" | bc -l)" "$c" "$(echo "$c / $mc" | bc -l)"
 done
+if [ -n "${times[rdump]:-}" ]; then
+  r=$(echo "${times[rdump]}" | median)
+  want=$([ $cold = 1 ] && echo 10 || echo 3)
+  need=$(echo "$r / $want" | bc -l)
+  fl=$(echo "${times[write-floor]:-0}" | median)
+  ct=$(echo "${times[cat]:-0}" | median)
+  printf 'target: %sx rdump = %.2f s; mailrescue %.2f s (%.2fx); write-floor %.2f s, cat %.2f s: best possible here %.2fx\n' \
+    "$want" "$need" "$m" "$(echo "$r / $m" | bc -l)" "$fl" "$ct" \
+    "$(echo "m = $fl; if ($ct > m) m = $ct; if (m > 0) $r / m else 0" | bc -l)"
+fi
