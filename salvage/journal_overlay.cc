@@ -11,34 +11,22 @@
 #include <vector>
 
 #include "salvage/ext2_error.h"
+#include "salvage/overlay_channel.h"
 #include "salvage/source.h"
 
 namespace mr::salvage {
 
 namespace {
 
-// name -> live overlay. Channels keep a raw pointer: overlays outlive their handles.
-struct Registry {
-  std::mutex mu;
-  std::map<std::string, const JournalOverlay*> live;
-  uint64_t next_id = 1;
-};
-
-Registry& Reg() {
-  static Registry r;
-  return r;
-}
-
-struct Chan {
-  const JournalOverlay* overlay;
-  io_channel inner;
+struct Chan : OverlayChan {
+  const JournalOverlay* journal_overlay() const { return static_cast<const JournalOverlay*>(overlay); }
   std::vector<uint8_t> scratch;  // one filesystem block
   JournalCopy copy;              // the copy last read into scratch by the fallback
 };
 
 thread_local JournalFallbackScope* t_fallback_scope = nullptr;
 
-Chan* Of(io_channel ch) { return static_cast<Chan*>(ch->private_data); }
+Chan* Of(io_channel ch) { return static_cast<Chan*>(OverlayChanOf(ch)); }
 
 // Reads `len` bytes at byte offset `off` of the inner channel, whatever its block size.
 errcode_t ReadBytes(io_channel inner, uint64_t off, size_t len, uint8_t* dst) {
@@ -56,20 +44,14 @@ errcode_t ReadBytes(io_channel inner, uint64_t off, size_t len, uint8_t* dst) {
   return 0;
 }
 
-errcode_t Fail(io_channel ch, unsigned long long block, int count, void* data, size_t size,
-               errcode_t err) {
-  if (ch->read_error) return ch->read_error(ch, static_cast<unsigned long>(block), count, data, size, 0, err);
-  return err;
-}
-
 // Reads [off, end) of the request into `out`: replay-map blocks (when
 // replaying) from their journal copies, the rest from the inner channel.
 // Unreadable bytes (zero-filled below) are appended to *damaged in request
 // offsets; an unreadable replay copy damages its whole segment.
 errcode_t ReadSegments(Chan* c, uint64_t off, uint64_t end, uint8_t* out, std::vector<ByteRange>* damaged) {
-  const Journal& j = c->overlay->journal();
+  const Journal& j = c->journal_overlay()->journal();
   const auto& map = j.replay_map();
-  const bool replay = c->overlay->replaying();
+  const bool replay = c->journal_overlay()->replaying();
   const uint64_t bs = j.blocksize();
   uint64_t pos = off, served = 0;
   while (pos < end) {
@@ -98,13 +80,13 @@ errcode_t ReadSegments(Chan* c, uint64_t off, uint64_t end, uint8_t* out, std::v
       pos = run_end;
     }
   }
-  c->overlay->CountServed(served);
+  c->journal_overlay()->CountServed(served);
   return 0;
 }
 
 // Reads journal copy `cp` into c->scratch; true when it came back whole.
 bool ReadCopyWhole(Chan* c, const JournalCopy& cp) {
-  const Journal& j = c->overlay->journal();
+  const Journal& j = c->journal_overlay()->journal();
   const uint64_t bs = j.blocksize(), phys = j.PhysicalOf(cp.journal_block);
   if (phys == 0) return false;
   ReadDamageScope capture(true);
@@ -116,7 +98,7 @@ bool ReadCopyWhole(Chan* c, const JournalCopy& cp) {
 // Every copy of `f` worth trying, newest first (the replay copy when it was
 // not already tried by ReadSegments).
 std::vector<JournalCopy> Candidates(Chan* c, uint64_t f) {
-  const Journal& j = c->overlay->journal();
+  const Journal& j = c->journal_overlay()->journal();
   const uint64_t bs = j.blocksize();
   JournalBlockReader read = [c, &j, bs](uint32_t lblk, std::span<uint8_t> buf) -> Status {
     const uint64_t phys = j.PhysicalOf(lblk);
@@ -132,7 +114,7 @@ std::vector<JournalCopy> Candidates(Chan* c, uint64_t f) {
   };
   ReadDamageScope capture(true);  // the first call reads the whole journal: not the caller's damage
   std::vector<JournalCopy> out;
-  if (!c->overlay->replaying())
+  if (!c->journal_overlay()->replaying())
     if (const JournalCopy* r = j.Lookup(f)) out.push_back(*r);
   auto older = j.OlderCopies(read, f);
   out.insert(out.end(), older.begin(), older.end());
@@ -142,7 +124,7 @@ std::vector<JournalCopy> Candidates(Chan* c, uint64_t f) {
 // Replaces the `damaged` bytes of the request [off, end) from older journal
 // copies where one reads back whole; returns what is still damaged.
 std::vector<ByteRange> FallBack(Chan* c, uint64_t off, uint8_t* out, std::vector<ByteRange> damaged) {
-  const uint64_t bs = c->overlay->journal().blocksize();
+  const uint64_t bs = c->journal_overlay()->journal().blocksize();
   MergeRanges(&damaged);
   std::vector<ByteRange> left;
   uint64_t last_f = UINT64_MAX;
@@ -156,7 +138,7 @@ std::vector<ByteRange> FallBack(Chan* c, uint64_t off, uint8_t* out, std::vector
         for (const auto& cp : Candidates(c, f)) {
           if (!ReadCopyWhole(c, cp)) continue;
           last_ok = true;
-          c->overlay->NoteFallback(cp);
+          c->journal_overlay()->NoteFallback(cp);
           c->copy = cp;
           break;
         }
@@ -174,124 +156,27 @@ std::vector<ByteRange> FallBack(Chan* c, uint64_t off, uint8_t* out, std::vector
 
 errcode_t ReadBlk64(io_channel ch, unsigned long long block, int count, void* data) {
   Chan* c = Of(ch);
-  const uint64_t size = count < 0 ? static_cast<uint64_t>(-static_cast<int64_t>(count))
-                                  : static_cast<uint64_t>(count) * static_cast<uint64_t>(ch->block_size);
+  uint64_t off = 0, size = 0;
+  if (errcode_t err = OverlayRequest(ch, block, count, &off, &size)) return err;
   if (size == 0) return 0;
-  const uint64_t cbs = static_cast<uint64_t>(ch->block_size);
-  // A byte range past what a file offset can express is a bad request (unix_io
-  // would wrap it around and read block 0 instead).
-  constexpr uint64_t kMaxOffset = static_cast<uint64_t>(INT64_MAX);
-  if (cbs == 0 || block > kMaxOffset / cbs || block * cbs > kMaxOffset - size) return EXT2_ET_INVALID_ARGUMENT;
-  const uint64_t off = block * cbs, end = off + size;
+  const uint64_t end = off + size;
   uint8_t* out = static_cast<uint8_t*>(data);
   std::vector<ByteRange> damaged;
-  if (errcode_t err = ReadSegments(c, off, end, out, &damaged)) return Fail(ch, block, count, data, size, err);
-  if (!damaged.empty() && c->overlay->falls_back()) damaged = FallBack(c, off, out, std::move(damaged));
+  if (errcode_t err = ReadSegments(c, off, end, out, &damaged))
+    return OverlayReadFailed(ch, block, count, data, size, err);
+  if (!damaged.empty() && c->journal_overlay()->falls_back()) damaged = FallBack(c, off, out, std::move(damaged));
   ReadDamageScope::Note(damaged);
   return 0;
 }
 
-errcode_t ReadBlk(io_channel ch, unsigned long block, int count, void* data) {
-  return ReadBlk64(ch, block, count, data);
-}
-
-errcode_t WriteBlk(io_channel, unsigned long, int, const void*) { return EXT2_ET_RO_FILSYS; }
-errcode_t WriteBlk64(io_channel, unsigned long long, int, const void*) { return EXT2_ET_RO_FILSYS; }
-errcode_t WriteByte(io_channel, unsigned long, int, const void*) { return EXT2_ET_RO_FILSYS; }
-errcode_t Discard(io_channel, unsigned long long, unsigned long long) { return EXT2_ET_RO_FILSYS; }
-errcode_t Zeroout(io_channel, unsigned long long, unsigned long long) { return EXT2_ET_RO_FILSYS; }
-errcode_t Flush(io_channel) { return 0; }  // nothing is ever dirty
-
-errcode_t SetBlksize(io_channel ch, int blksize) {
-  errcode_t err = io_channel_set_blksize(Of(ch)->inner, blksize);
-  if (!err) ch->block_size = blksize;
-  return err;
-}
-
-errcode_t SetOption(io_channel ch, const char* option, const char* arg) {
-  io_channel inner = Of(ch)->inner;
-  if (!inner->manager->set_option) return EXT2_ET_INVALID_ARGUMENT;
-  return inner->manager->set_option(inner, option, arg);
-}
-
-errcode_t GetStats(io_channel ch, io_stats* stats) {
-  io_channel inner = Of(ch)->inner;
-  if (!inner->manager->get_stats) return EXT2_ET_OP_NOT_SUPPORTED;
-  return inner->manager->get_stats(inner, stats);
-}
-
-errcode_t Readahead(io_channel ch, unsigned long long block, unsigned long long count) {
-  io_channel inner = Of(ch)->inner;
-  if (!inner->manager->cache_readahead) return EXT2_ET_OP_NOT_SUPPORTED;
-  return inner->manager->cache_readahead(inner, block, count);
-}
-
-errcode_t Close(io_channel ch) {
-  if (--ch->refcount > 0) return 0;
-  Chan* c = Of(ch);
-  errcode_t err = io_channel_close(c->inner);
-  delete c;
-  std::free(ch->name);
-  std::free(ch);
-  return err;
-}
-
-errcode_t Open(const char* name, int flags, io_channel* out);
-
-struct_io_manager MakeManager() {
-  struct_io_manager m{};
-  m.magic = EXT2_ET_MAGIC_IO_MANAGER;
-  m.name = "mailrescue journal overlay (read-only)";
-  m.open = Open;
-  m.close = Close;
-  m.set_blksize = SetBlksize;
-  m.read_blk = ReadBlk;
-  m.write_blk = WriteBlk;
-  m.flush = Flush;
-  m.write_byte = WriteByte;
-  m.set_option = SetOption;
-  m.get_stats = GetStats;
-  m.read_blk64 = ReadBlk64;
-  m.write_blk64 = WriteBlk64;
-  m.discard = Discard;
-  m.cache_readahead = Readahead;
-  m.zeroout = Zeroout;
-  return m;
-}
-
-struct_io_manager g_manager = MakeManager();
-
-errcode_t Open(const char* name, int flags, io_channel* out) {
-  if (!name || !out) return EXT2_ET_INVALID_ARGUMENT;
-  if (flags & IO_FLAG_RW) return EROFS;
-  const JournalOverlay* ov = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(Reg().mu);
-    auto it = Reg().live.find(name);
-    if (it == Reg().live.end()) return EXT2_ET_BAD_DEVICE_NAME;
-    ov = it->second;
-  }
-  io_channel inner = nullptr;
-  errcode_t err = ov->inner()->open(ov->device().c_str(), flags & ~IO_FLAG_RW, &inner);
-  if (err) return err;
-  auto* ch = static_cast<io_channel>(std::calloc(1, sizeof(struct_io_channel)));
-  char* dup = strdup(name);
-  if (!ch || !dup) {
-    std::free(ch);
-    std::free(dup);
-    io_channel_close(inner);
-    return EXT2_ET_NO_MEMORY;
-  }
-  ch->magic = EXT2_ET_MAGIC_IO_CHANNEL;
-  ch->manager = &g_manager;
-  ch->name = dup;
-  ch->block_size = inner->block_size;
-  ch->refcount = 1;
-  ch->flags = inner->flags;
-  ch->align = inner->align;
-  ch->private_data = new Chan{ov, inner, std::vector<uint8_t>(ov->journal().blocksize()), {}};
-  *out = ch;
-  return 0;
+const OverlayKind& Kind() {
+  static const OverlayKind kind("mailrescue journal overlay (read-only)", "mailrescue-journal-overlay-", ReadBlk64,
+                                [](const void* ov) -> std::unique_ptr<OverlayChan> {
+                                  auto c = std::make_unique<Chan>();
+                                  c->scratch.resize(static_cast<const JournalOverlay*>(ov)->journal().blocksize());
+                                  return c;
+                                });
+  return kind;
 }
 
 }  // namespace
@@ -304,20 +189,14 @@ Result<std::unique_ptr<JournalOverlay>> JournalOverlay::Create(std::shared_ptr<c
   if (!inner || inner->magic != EXT2_ET_MAGIC_IO_MANAGER || !inner->open)
     return Error{Code::kInvalidArgument, "journal overlay: invalid inner io_manager"};
   if (device.empty()) return Error{Code::kInvalidArgument, "journal overlay: empty device name"};
-  std::lock_guard<std::mutex> lock(Reg().mu);
-  std::string name = "mailrescue-journal-overlay-" + std::to_string(Reg().next_id++);
-  std::unique_ptr<JournalOverlay> ov(
-      new JournalOverlay(std::move(journal), std::move(device), inner, name, replay, fallback));
-  Reg().live[name] = ov.get();
+  std::unique_ptr<JournalOverlay> ov(new JournalOverlay(std::move(journal), std::move(device), inner, replay, fallback));
+  ov->name_ = Kind().Register(ov.get(), ov->device_, inner);
   return ov;
 }
 
-JournalOverlay::~JournalOverlay() {
-  std::lock_guard<std::mutex> lock(Reg().mu);
-  Reg().live.erase(name_);
-}
+JournalOverlay::~JournalOverlay() { OverlayKind::Unregister(name_); }
 
-io_manager JournalOverlay::manager() const { return &g_manager; }
+io_manager JournalOverlay::manager() const { return Kind().manager(); }
 
 std::vector<JournalCopy> JournalOverlay::fallback_blocks() const {
   std::vector<JournalCopy> out;
@@ -342,8 +221,8 @@ void JournalOverlay::NoteFallback(const JournalCopy& c) const {
 }
 
 const JournalOverlay* OverlayOf(ext2_filsys fs) {
-  if (!fs || !fs->io || fs->io->manager != &g_manager) return nullptr;
-  return Of(fs->io)->overlay;
+  OverlayChan* c = fs ? Kind().ChanOf(fs->io) : nullptr;
+  return c ? static_cast<const JournalOverlay*>(c->overlay) : nullptr;
 }
 
 JournalFallbackScope::JournalFallbackScope() : prev_(t_fallback_scope) { t_fallback_scope = this; }

@@ -18,13 +18,10 @@
 //    JournalFallbackScope; it is no longer noted in its ReadDamageScope.
 //    When no copy reads back whole, the damage stays and is noted as usual,
 //    at the requested offsets (also for an unreadable replay copy).
-// Opening for writing fails with EROFS; every write, discard or zeroout fails
-// with EXT2_ET_RO_FILSYS. The inner channel's read errors are passed to the
-// overlay channel's read_error hook when one is set.
-//
-// libext2fs's open callback only receives a name, so a JournalOverlay
-// registers itself in a process-wide registry under a unique name and
-// unregisters in its destructor. Thread safety: the registry and the
+// The inner channel's read errors are passed to the overlay channel's
+// read_error hook when one is set. The rest of the read-only io_manager (no
+// writes, the registry by name, forwarding) is overlay_channel.h's.
+// Thread safety: the registry and the
 // fallback record are locked; the Journal is immutable (OlderCopies indexes
 // the journal once, under its own lock); each ext2_filsys has its own
 // channels, so one overlay may back one handle per worker thread.
@@ -81,10 +78,8 @@ class JournalOverlay {
   void NoteFallback(const JournalCopy& c) const;
 
  private:
-  JournalOverlay(std::shared_ptr<const Journal> j, std::string device, io_manager inner, std::string name,
-                 bool replay, bool fallback)
-      : journal_(std::move(j)), device_(std::move(device)), inner_(inner), name_(std::move(name)),
-        replay_(replay), fallback_(fallback) {}
+  JournalOverlay(std::shared_ptr<const Journal> j, std::string device, io_manager inner, bool replay, bool fallback)
+      : journal_(std::move(j)), device_(std::move(device)), inner_(inner), replay_(replay), fallback_(fallback) {}
   std::shared_ptr<const Journal> journal_;
   std::string device_;
   io_manager inner_;

@@ -1,48 +1,23 @@
 #include "salvage/meta_overlay.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <climits>
-#include <cstdlib>
 #include <cstring>
-#include <mutex>
+
+#include "salvage/overlay_channel.h"
 
 namespace mr::salvage {
 namespace {
 
-struct Registry {
-  std::mutex mu;
-  std::map<std::string, const MetaOverlay*> live;
-  std::uint64_t next_id = 1;
-};
-
-Registry& Reg() {
-  static Registry r;
-  return r;
-}
-
-struct Chan {
-  const MetaOverlay* overlay;
-  io_channel inner;
-};
-
-Chan* Of(io_channel ch) { return static_cast<Chan*>(ch->private_data); }
-
 errcode_t ReadBlk64(io_channel ch, unsigned long long block, int count, void* data) {
-  Chan* c = Of(ch);
-  const std::uint64_t cbs = static_cast<std::uint64_t>(ch->block_size);
-  const std::uint64_t size = count < 0 ? static_cast<std::uint64_t>(-static_cast<std::int64_t>(count))
-                                       : static_cast<std::uint64_t>(count) * cbs;
+  OverlayChan* c = OverlayChanOf(ch);
+  std::uint64_t off = 0, size = 0;
+  if (errcode_t err = OverlayRequest(ch, block, count, &off, &size)) return err;
   if (size == 0) return 0;
-  constexpr std::uint64_t kMaxOffset = static_cast<std::uint64_t>(INT64_MAX);
-  if (cbs == 0 || block > kMaxOffset / cbs || block * cbs > kMaxOffset - size) return EXT2_ET_INVALID_ARGUMENT;
-  if (errcode_t err = io_channel_read_blk64(c->inner, block, count, data)) {
-    if (ch->read_error) return ch->read_error(ch, static_cast<unsigned long>(block), count, data, size, 0, err);
-    return err;
-  }
-  const std::uint64_t off = block * cbs, end = off + size;
+  if (errcode_t err = io_channel_read_blk64(c->inner, block, count, data))
+    return OverlayReadFailed(ch, block, count, data, size, err);
+  const std::uint64_t end = off + size;
   auto* out = static_cast<std::uint8_t*>(data);
-  const auto& patches = c->overlay->patches();
+  const auto& patches = static_cast<const MetaOverlay*>(c->overlay)->patches();
   // The first patch that may overlap: the one starting at or before `off`, if it reaches past it.
   auto it = patches.upper_bound(off);
   if (it != patches.begin()) --it;
@@ -54,92 +29,10 @@ errcode_t ReadBlk64(io_channel ch, unsigned long long block, int count, void* da
   return 0;
 }
 
-errcode_t ReadBlk(io_channel ch, unsigned long block, int count, void* data) {
-  return ReadBlk64(ch, block, count, data);
-}
-
-errcode_t WriteBlk(io_channel, unsigned long, int, const void*) { return EXT2_ET_RO_FILSYS; }
-errcode_t WriteBlk64(io_channel, unsigned long long, int, const void*) { return EXT2_ET_RO_FILSYS; }
-errcode_t WriteByte(io_channel, unsigned long, int, const void*) { return EXT2_ET_RO_FILSYS; }
-errcode_t Discard(io_channel, unsigned long long, unsigned long long) { return EXT2_ET_RO_FILSYS; }
-errcode_t Zeroout(io_channel, unsigned long long, unsigned long long) { return EXT2_ET_RO_FILSYS; }
-errcode_t Flush(io_channel) { return 0; }
-
-errcode_t SetBlksize(io_channel ch, int blksize) {
-  errcode_t err = io_channel_set_blksize(Of(ch)->inner, blksize);
-  if (!err) ch->block_size = blksize;
-  return err;
-}
-
-errcode_t SetOption(io_channel ch, const char* option, const char* arg) {
-  io_channel inner = Of(ch)->inner;
-  if (!inner->manager->set_option) return EXT2_ET_INVALID_ARGUMENT;
-  return inner->manager->set_option(inner, option, arg);
-}
-
-errcode_t Close(io_channel ch) {
-  if (--ch->refcount > 0) return 0;
-  Chan* c = Of(ch);
-  errcode_t err = io_channel_close(c->inner);
-  delete c;
-  std::free(ch->name);
-  std::free(ch);
-  return err;
-}
-
-errcode_t Open(const char* name, int flags, io_channel* out);
-
-struct_io_manager MakeManager() {
-  struct_io_manager m{};
-  m.magic = EXT2_ET_MAGIC_IO_MANAGER;
-  m.name = "mailrescue rebuilt-metadata overlay (read-only)";
-  m.open = Open;
-  m.close = Close;
-  m.set_blksize = SetBlksize;
-  m.read_blk = ReadBlk;
-  m.write_blk = WriteBlk;
-  m.flush = Flush;
-  m.write_byte = WriteByte;
-  m.set_option = SetOption;
-  m.read_blk64 = ReadBlk64;
-  m.write_blk64 = WriteBlk64;
-  m.discard = Discard;
-  m.zeroout = Zeroout;
-  return m;
-}
-
-struct_io_manager g_manager = MakeManager();
-
-errcode_t Open(const char* name, int flags, io_channel* out) {
-  if (!name || !out) return EXT2_ET_INVALID_ARGUMENT;
-  if (flags & IO_FLAG_RW) return EROFS;
-  const MetaOverlay* ov = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(Reg().mu);
-    auto it = Reg().live.find(name);
-    if (it == Reg().live.end()) return EXT2_ET_BAD_DEVICE_NAME;
-    ov = it->second;
-  }
-  io_channel inner = nullptr;
-  if (errcode_t err = ov->inner()->open(ov->device().c_str(), flags & ~IO_FLAG_RW, &inner)) return err;
-  auto* ch = static_cast<io_channel>(std::calloc(1, sizeof(struct_io_channel)));
-  char* dup = strdup(name);
-  if (!ch || !dup) {
-    std::free(ch);
-    std::free(dup);
-    io_channel_close(inner);
-    return EXT2_ET_NO_MEMORY;
-  }
-  ch->magic = EXT2_ET_MAGIC_IO_CHANNEL;
-  ch->manager = &g_manager;
-  ch->name = dup;
-  ch->block_size = inner->block_size;
-  ch->refcount = 1;
-  ch->flags = inner->flags;
-  ch->align = inner->align;
-  ch->private_data = new Chan{ov, inner};
-  *out = ch;
-  return 0;
+const OverlayKind& Kind() {
+  static const OverlayKind kind("mailrescue rebuilt-metadata overlay (read-only)", "mailrescue-meta-overlay-",
+                                ReadBlk64, [](const void*) { return std::make_unique<OverlayChan>(); });
+  return kind;
 }
 
 }  // namespace
@@ -154,18 +47,13 @@ Result<std::unique_ptr<MetaOverlay>> MetaOverlay::Create(std::string device, io_
     if (off < end) return Error{Code::kInvalidArgument, "metadata overlay: overlapping patches"};
     end = off + bytes.size();
   }
-  std::lock_guard<std::mutex> lock(Reg().mu);
-  std::string name = "mailrescue-meta-overlay-" + std::to_string(Reg().next_id++);
-  std::unique_ptr<MetaOverlay> ov(new MetaOverlay(std::move(device), inner, name, std::move(patches)));
-  Reg().live[name] = ov.get();
+  std::unique_ptr<MetaOverlay> ov(new MetaOverlay(std::move(device), inner, std::move(patches)));
+  ov->name_ = Kind().Register(ov.get(), ov->device_, inner);
   return ov;
 }
 
-MetaOverlay::~MetaOverlay() {
-  std::lock_guard<std::mutex> lock(Reg().mu);
-  Reg().live.erase(name_);
-}
+MetaOverlay::~MetaOverlay() { OverlayKind::Unregister(name_); }
 
-io_manager MetaOverlay::manager() const { return &g_manager; }
+io_manager MetaOverlay::manager() const { return Kind().manager(); }
 
 }  // namespace mr::salvage

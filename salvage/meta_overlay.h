@@ -11,11 +11,9 @@
 //
 // Contract: the patches are fixed at Create and immutable; reads overlapping
 // them return the patch bytes, the rest comes from the inner channel (with
-// its read-error policy). Opening for writing fails with EROFS; every write,
-// discard or zeroout fails with EXT2_ET_RO_FILSYS. libext2fs's open callback
-// only gets a name, so an overlay registers itself under a unique name and
-// unregisters in its destructor. Thread-safe: one overlay backs one handle
-// per worker (each handle has its own channel).
+// its read-error policy). The rest of the read-only io_manager (no writes,
+// the registry by name, forwarding) is overlay_channel.h's. Thread-safe: one
+// overlay backs one handle per worker (each handle has its own channel).
 // REQUIRES: every handle opened through an overlay is closed before it is destroyed.
 #pragma once
 
@@ -48,9 +46,8 @@ class MetaOverlay {
   const std::map<std::uint64_t, std::vector<std::uint8_t>>& patches() const { return patches_; }
 
  private:
-  MetaOverlay(std::string device, io_manager inner, std::string name,
-              std::map<std::uint64_t, std::vector<std::uint8_t>> patches)
-      : device_(std::move(device)), inner_(inner), name_(std::move(name)), patches_(std::move(patches)) {}
+  MetaOverlay(std::string device, io_manager inner, std::map<std::uint64_t, std::vector<std::uint8_t>> patches)
+      : device_(std::move(device)), inner_(inner), patches_(std::move(patches)) {}
   std::string device_;
   io_manager inner_;
   std::string name_;
