@@ -158,6 +158,17 @@ void FolderIndex::Add(const StoreDbs& dbs, const std::string& rel, const std::se
     sf.header_ok = true;
     sf.name = h->name;
     sf.uniqueid = h->uniqueid;
+    if (sf.legacy) {
+      // Cyrus 3.6 renames a legacy folder by moving its directory and leaves
+      // the old name in cyrus.header: the clean salvaged db, else where the
+      // directory is, names the folder (the path is where Cyrus looks for it).
+      if (auto it = dbs.s_live_name_by_id.find(sf.uniqueid); it != dbs.s_live_name_by_id.end())
+        sf.name = it->second;
+      else if (auto n = MailboxFromLegacyRelDir(rel, true))
+        sf.name = *n;
+      else if (auto n2 = MailboxFromLegacyRelDir(rel, false))
+        sf.name = *n2;
+    }
   } else if (!sf.legacy) {
     if (auto id = UniqueidFromUuidRelDir(rel)) sf.uniqueid = *id;
     if (auto it = dbs.s_live_name_by_id.find(sf.uniqueid); it != dbs.s_live_name_by_id.end()) sf.name = it->second;

@@ -128,6 +128,44 @@ TEST_P(ReconcileE2E, CleanPairGivesTheCurrentStore) {
   }
 }
 
+// A folder renamed since the backup (by real Cyrus, over IMAP): the output has
+// it under its new name. With the legacy layout Cyrus moves the directory but
+// leaves the old name in its cyrus.header; the directory and the salvaged db
+// name the folder, not that stale header (a stale name pointed the output db
+// at a directory that does not exist: imapd "System I/O error").
+TEST_P(ReconcileE2E, FolderRenamedSinceTheBackupKeepsItsNewName) {
+  const std::string salv = tmp_ + "/salv";
+  ASSERT_EQ(Sh("python3 " + std::string(MR_SOURCE_DIR) + "/tests/reconcile/rename_folder.py" + Legacy() +
+               " --spool " + Q(salv + "/spool") + " --conf " + Q(salv + "/conf") +
+               " bob 'INBOX/Work Stuff' 'INBOX/Old Work' > " + Q(tmp_ + "/rename.txt") + " 2>&1"),
+            0)
+      << File("rename.txt");
+  // What the renamed store serves is what the output must serve.
+  ASSERT_EQ(Sh("python3 " + kEnv + " truth" + Legacy() + " --spool " + Q(salv + "/spool") + " --conf " +
+               Q(salv + "/conf") + " --out " + Q(tmp_ + "/expected.json") + " > /dev/null 2>&1"),
+            0);
+  int rc = Reconcile("");
+  ASSERT_TRUE(rc == 0 || rc == 1) << File("stdout.txt");
+  EXPECT_EQ(Sh(kCli + " --quiet verify --spool " + Q(tmp_ + "/out/spool") + " --db " +
+               Q(tmp_ + "/out/conf/mailboxes.db") + " > " + Q(tmp_ + "/verify.txt") + " 2>&1"),
+            0)
+      << File("verify.txt");
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  ASSERT_EQ(Sh("python3 " + kEnv + " truth" + Legacy() + " --spool " + Q(tmp_ + "/out/spool") + " --conf " +
+               Q(tmp_ + "/out/conf") + " --out " + Q(tmp_ + "/truth.json") + " > /dev/null 2>&1"),
+            0);
+  EXPECT_EQ(Sh("python3 " + kCompare + " " + Q(tmp_ + "/truth.json") + " " + Q(tmp_ + "/expected.json") + " > " +
+               Q(tmp_ + "/compare.txt") + " 2>&1"),
+            0)
+      << File("compare.txt");
+  auto rep = ReadJson(tmp_ + "/report.json");
+  EXPECT_NE(Folder(rep, "bob", "INBOX.Old Work"), nullptr);
+  const auto* old = Folder(rep, "bob", "INBOX.Work Stuff");
+  if (old) {
+    EXPECT_FALSE((*old)["emitted"].get<bool>());
+  }
+}
+
 const nlohmann::json* SharedFolder(const nlohmann::json& rep, const std::string& name) {
   if (!rep.contains("shared") || !rep["shared"].is_object()) return nullptr;
   for (const auto& f : rep["shared"]["folders"])
