@@ -369,16 +369,19 @@ void FolderPlanner::PlanOrphanFiles() {
     if (s_->Record(f.uid)) continue;  // has a good record (live or expunged)
     const RecordInfo* brec = same_ ? b_->Record(f.uid) : nullptr;
     if (brec && Expunged(brec->rec)) brec = nullptr;
+    auto take_backup = [&] {
+      MessageAction a;
+      a.record = FromB(brec->rec);
+      a.file_side = Side::kBackup;
+      a.file_uid = f.uid;
+      a.reason = Reason::kDamagedTakenFromBackup;
+      CacheFrom(a, brec, CacheSource::kBackup);
+      consumed_b_.insert(f.uid);
+      Emit(std::move(a), true);
+    };
     if (f.damaged || !f.hashed) {
       if (brec && brec->rec.size == f.size && BFileOk(brec->rec)) {
-        MessageAction a;
-        a.record = FromB(brec->rec);
-        a.file_side = Side::kBackup;
-        a.file_uid = f.uid;
-        a.reason = Reason::kDamagedTakenFromBackup;
-        CacheFrom(a, brec, CacheSource::kBackup);
-        consumed_b_.insert(f.uid);
-        Emit(std::move(a), true);
+        take_backup();
       } else {
         used_.insert(f.uid);
         Lost(f.uid, f.size, f.damage.empty() ? "message file unreadable" : f.damage, Reason::kUnrecoverable);
@@ -395,6 +398,14 @@ void FolderPlanner::PlanOrphanFiles() {
       CacheFrom(a, brec, CacheSource::kBackup);
       consumed_b_.insert(f.uid);
       Emit(std::move(a), true);
+      continue;
+    }
+    if (brec && brec->rec.size == f.size && brec->rec.internaldate == f.mtime && BFileOk(brec->rec)) {
+      // A uid names one message of a folder for ever: a file at the backup's
+      // uid with its size and date but another SHA1 is that message damaged
+      // where salvage could not see it (a block overwritten, not unreadable).
+      // The backup's record contradicts it, so it is not intact (SPEC).
+      take_backup();
       continue;
     }
     cyrus::IndexRecord r;

@@ -226,6 +226,26 @@ TEST(Planner, SalvagedFileWithoutRecordVersusOtherBackupMessageAtThatUid) {
   EXPECT_EQ(At(p, 3)->record.guid, G(2));  // B's copy above every uid
 }
 
+// The same, but the salvaged file has the backup record's size and date: it
+// is that message with a block overwritten (salvage saw no unreadable block),
+// contradicted by the backup's record. The backup's copy is served at the uid;
+// the damaged bytes are not served, and no duplicate appears.
+TEST(Planner, SalvagedFileContradictedByTheBackupRecordIsTakenFromBackup) {
+  InvOpts so;
+  so.index_ok = false;
+  auto s = MakeInv(Side::kSalvaged, {{1, 1}, {2, 2}}, so);
+  s.files[1].sha1 = G(77);  // same size and mtime as uid 2 in B, other bytes
+  auto b = MakeInv(Side::kBackup, {{1, 1}, {2, 2}}, InvOpts{});
+  auto p = Plan(s, so, b, InvOpts{});
+  ASSERT_NE(At(p, 2), nullptr);
+  EXPECT_EQ(At(p, 2)->record.guid, G(2));
+  EXPECT_EQ(At(p, 2)->file_side, Side::kBackup);
+  EXPECT_EQ(At(p, 2)->reason, Reason::kDamagedTakenFromBackup);
+  EXPECT_TRUE(p.renumbered.empty());
+  EXPECT_EQ(p.messages.size(), 2u);
+  EXPECT_TRUE(p.unrecoverable.empty());
+}
+
 TEST(Planner, UidvalidityChangedSalvagedIsTheFolderBackupReported) {
   InvOpts so;
   so.uidvalidity = 2000;
