@@ -541,14 +541,31 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
   std::set<std::string> names;
   for (const auto& t : opts.targets)
     if (!names.insert(t.name).second) return Error{Code::kInvalidArgument, "--target " + t.name + ": given twice"};
+  // Arguments first, then the source, and only then anything written (the
+  // workdir): bad input costs a one-line error and leaves nothing behind.
+  for (const auto& t : opts.targets) {
+    if (auto s = reconcile::CheckTargetPaths(t.backup_spool, t.backup_db, t.out_spool, t.out_db, !opts.dry_run);
+        !s.ok()) {
+      Error e = s.error();
+      if (opts.targets.size() > 1) e.message = "--target " + t.name + ": " + e.message;
+      return e;
+    }
+  }
+  std::optional<std::set<std::string>> only;
+  if (opts.users_file) {
+    auto l = ReadUserNames(*opts.users_file);
+    if (!l) return l.error();
+    only.emplace(l->begin(), l->end());
+  }
+  Shard shard;
+  if (opts.shard) {
+    auto s = ParseShard(*opts.shard);
+    if (!s) return s.error();
+    shard = *s;
+  }
 
   Run run(opts);
   run.salvage_dir = opts.workdir + "/salvage";
-  auto state = RunState::Open(opts.workdir);
-  if (!state) return state.error();
-  run.state = std::move(*state);
-  if (opts.events)
-    if (auto s = run.events.Open(*opts.events); !s) return Error{Code::kInvalidArgument, s.message()};
 
   // 1. Source: open, scan, config.
   salvage::SalvageOptions so;
@@ -568,6 +585,11 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
   auto sv = salvage::Salvager::Open(so);
   if (!sv) return sv.error();
   run.salvager = std::move(*sv);
+  auto state = RunState::Open(opts.workdir);
+  if (!state) return state.error();
+  run.state = std::move(*state);
+  if (opts.events)
+    if (auto s = run.events.Open(*opts.events); !s) return Error{Code::kInvalidArgument, s.message()};
   run.Log("rescue: scanning " + opts.source);
   if (auto s = run.salvager->Scan(); !s) return s.error();
   if (auto s = run.salvager->ExtractConfig(); !s) return s.error();
@@ -599,22 +621,11 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
     target_of[u] = sorted_targets[StableUserHash(u) % sorted_targets.size()];
     placed.push_back(u);
   }
-  std::optional<std::set<std::string>> only;
-  if (opts.users_file) {
-    auto l = ReadUserNames(*opts.users_file);
-    if (!l) return l.error();
-    only.emplace(l->begin(), l->end());
-    // A name that matches nobody would otherwise just quietly do nothing.
+  // A --users name that matches nobody would otherwise just quietly do nothing.
+  if (only)
     for (const auto& u : *only)
       if (!target_of.count(u))
         run.Log("rescue: --users names " + u + ", who is in no backup db and not in the salvaged store; skipped");
-  }
-  Shard shard;
-  if (opts.shard) {
-    auto s = ParseShard(*opts.shard);
-    if (!s) return s.error();
-    shard = *s;
-  }
   std::vector<std::pair<std::string, std::string>> base;
   std::optional<std::string> shared_target;  // the shared unit, done after ExtractRest
   for (const auto& [u, t] : target_of) {

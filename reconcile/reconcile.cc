@@ -86,6 +86,54 @@ int RunOutcome::ExitCode() const {
   return 0;
 }
 
+namespace {
+
+// `path` exists as a directory, or its nearest existing ancestor is a
+// writable directory it can be made under.
+Status CheckMakeableDir(const std::string& arg, const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Error{Code::kInvalidArgument, arg + ": " + path + " exists and is not a directory"};
+    if (::access(path.c_str(), W_OK | X_OK) != 0)
+      return Error{Code::kInvalidArgument, arg + ": " + path + " is not writable"};
+    return {};
+  }
+  std::string up = path;
+  while (true) {
+    while (up.size() > 1 && up.back() == '/') up.pop_back();
+    auto pos = up.find_last_of('/');
+    up = pos == std::string::npos ? "." : pos == 0 ? "/" : up.substr(0, pos);
+    if (::stat(up.c_str(), &st) == 0) break;
+    if (up == "/" || up == ".") return Error{Code::kInvalidArgument, arg + ": no existing directory above " + path};
+  }
+  if (!S_ISDIR(st.st_mode))
+    return Error{Code::kInvalidArgument, arg + ": " + up + " (above " + path + ") is not a directory"};
+  if (::access(up.c_str(), W_OK | X_OK) != 0)
+    return Error{Code::kInvalidArgument, arg + ": cannot create " + path + " (" + up + " is not writable)"};
+  return {};
+}
+
+std::string DirOf(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  return pos == std::string::npos ? "." : pos == 0 ? "/" : path.substr(0, pos);
+}
+
+}  // namespace
+
+Status CheckTargetPaths(const std::string& backup_spool, const std::string& backup_db, const std::string& out_spool,
+                        const std::string& out_db, bool outputs) {
+  struct stat st {};
+  if (::stat(backup_spool.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Error{Code::kInvalidArgument, "--backup-spool: " + backup_spool + " is not a directory"};
+  if (::stat(backup_db.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || ::access(backup_db.c_str(), R_OK) != 0)
+    return Error{Code::kInvalidArgument, "--backup-db: " + backup_db + " is not a readable file"};
+  if (!outputs) return {};
+  if (Status s = CheckMakeableDir("--out-spool", out_spool); !s.ok()) return s;
+  if (::stat(out_db.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    return Error{Code::kInvalidArgument, "--out-db: " + out_db + " exists and is not a regular file"};
+  return CheckMakeableDir("--out-db", DirOf(out_db));
+}
+
 Result<Reconciler> Reconciler::Open(const ReconcileOptions& opts) { return Open(opts, std::nullopt); }
 
 Result<Reconciler> Reconciler::Open(const ReconcileOptions& opts, StoreView view) {
@@ -115,6 +163,10 @@ Result<Reconciler> Reconciler::Open(const ReconcileOptions& opts, std::optional<
     if (!r.opts_.in_place && r.opts_.out_spool == r.opts_.paths.backup_spool)
       return Error{Code::kInvalidArgument, "--out-spool: is the backup spool; use --in-place to write onto it"};
   }
+  if (Status s = CheckTargetPaths(r.opts_.paths.backup_spool, r.opts_.paths.backup_db, r.opts_.out_spool,
+                                  r.opts_.out_db, !r.opts_.dry_run);
+      !s.ok())
+    return s.error();
   auto format = ResolveDbFormat(r.opts_);  // refuse an unwritable backend before any work
   if (!format) return format.error();
   if (view) {

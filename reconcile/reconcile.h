@@ -118,6 +118,15 @@ class Reconciler {
   ApplyOptions apply_;
 };
 
+// Checks one target's paths before any work starts, so a typo costs a one-line
+// error (kInvalidArgument, naming the argument) and not a salvage followed by
+// every user failing: the backup spool is a directory, the backup db a readable
+// regular file and, when `outputs`, the output spool is or can be made a
+// directory and the output db is or can be made a regular file (its nearest
+// existing ancestor is a writable directory). Creates nothing.
+Status CheckTargetPaths(const std::string& backup_spool, const std::string& backup_db, const std::string& out_spool,
+                        const std::string& out_db, bool outputs);
+
 // Writes opts.out_db (temp + rename) from the existing out_db's entries for
 // users not in `outcomes` (and for folders an outcome failed to write, which
 // were left as they were) plus every outcome's entries. Entries are sorted

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -298,6 +299,39 @@ TEST_F(Rescue, DryRunWritesNoTarget) {
   json rep = json::parse(Slurp(D("d/report.json")));
   EXPECT_EQ(rep["users"].size(), FixtureUsers().size());
   for (const auto& u : rep["users"]) EXPECT_EQ(u["phase"], "planned") << u.dump();
+}
+
+// A target path that cannot work is bad input: exit 2 with one line naming the
+// argument, before the source is read and before the workdir exists (it was
+// found only after the salvage, every user "pending", exit 1).
+TEST_F(Rescue, UnusableTargetPathsExitTwoBeforeAnyWork) {
+  const std::string img = Q(kFixture + "/current.img"), bspool = Q(kFixture + "/backup/spool"),
+                    bdb = Q(kFixture + "/backup/conf/mailboxes.db");
+  std::ofstream(D("a-file")) << "x";
+  struct Case {
+    std::string args, names;
+  } cases[] = {
+      {"--backup-spool " + Q(D("nonexistent")) + " --backup-db " + bdb + " --out-spool " + Q(D("o/spool")) +
+           " --out-db " + Q(D("o/conf/mailboxes.db")),
+       "--backup-spool"},
+      {"--backup-spool " + bspool + " --backup-db " + Q(D("nonexistent.db")) + " --out-spool " + Q(D("o/spool")) +
+           " --out-db " + Q(D("o/conf/mailboxes.db")),
+       "--backup-db"},
+      {"--backup-spool " + bspool + " --backup-db " + bdb + " --out-spool " + Q(D("a-file")) + " --out-db " +
+           Q(D("o/conf/mailboxes.db")),
+       "--out-spool"},
+      {"--backup-spool " + bspool + " --backup-db " + bdb + " --out-spool " + Q(D("o/spool")) + " --out-db " +
+           Q(D("a-file/mailboxes.db")),
+       "--out-db"},
+  };
+  for (const auto& c : cases) {
+    auto r = Sh(kCli + " rescue " + img + " " + c.args + " --workdir " + Q(D("work")) + " --no-fsync", D(""));
+    EXPECT_EQ(r.rc, 2) << c.args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(c.names), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(D("work"))) << c.args;
+    EXPECT_FALSE(fs::exists(D("o"))) << c.args;
+  }
 }
 
 TEST_F(Rescue, SecondProcessOnTheSameWorkdirIsRefused) {
