@@ -148,7 +148,7 @@ Registrar reg{Command{
       c->add_flag("--dry-run", o.dry_run, "Plan every user; write nothing outside --workdir but the report");
       c->add_option("--report", o.report, "JSON report file ('-' = stdout)");
       c->add_option("--html-report", o.html_report, "Self-contained HTML report (default WORKDIR/report.html)");
-      c->add_option("--events", o.events, "JSON-lines event log (user queued/started/done/attention)");
+      c->add_option("--events", o.events, "JSON-lines event log (user queued/started/staged/done/attention)");
       c->add_option("--on-user-done", o.on_user_done,
                     "Command run per verified user (MAILRESCUE_USER, MAILRESCUE_TARGET, MAILRESCUE_STATUS)");
       c->add_option("--proxy-map", o.proxy_map, "user<TAB>target map (default WORKDIR/proxy.map)");

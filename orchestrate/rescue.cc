@@ -280,6 +280,8 @@ Stage StageUser(Run& run, const RescueTarget& t, const std::string& user, std::v
     sg.outcome = std::move(*uo);
   }
   if (phase >= Phase::kAnnounced) return Stage::kFinished;
+  // Reconciled in memory; the batch's db write, verify and announce follow.
+  run.events.Emit("user_staged", {{"user", user}, {"target", t.name}, {"status", sg.status}});
   batch->push_back(std::move(sg));
   return Stage::kStaged;
 }
@@ -337,6 +339,9 @@ bool FlushBatch(Run& run, const RescueTarget& t, std::vector<Staged>& batch, std
   }
   for (auto& sg : batch) {
     if (sg.phase < Phase::kVerified) {
+      // The status is the reconcile's until verify says otherwise (an earlier
+      // run's failed verify left "attention" in the state, not in the detail).
+      if (sg.detail.contains("status") && sg.detail["status"].is_string()) sg.status = sg.detail["status"];
       json problems = json::array();
       if (store_error) {
         problems.push_back(*store_error);
@@ -350,8 +355,18 @@ bool FlushBatch(Run& run, const RescueTarget& t, std::vector<Staged>& batch, std
       }
       sg.detail["verify_problems"] = problems;
       if (!problems.empty()) {
+        // Not verified, so not announced: no hook releases this user's held
+        // mail onto a store that may not serve it. The user stays reconciled;
+        // a rerun verifies again (after the operator has looked).
         sg.status = "attention";
-        sg.detail["status"] = sg.status;
+        if (auto s = run.state->SetPhase(sg.user, Phase::kReconciled, sg.status, sg.detail.dump()); !s)
+          run.RunError(s.message());
+        run.events.Emit("user_attention", {{"user", sg.user}, {"target", t.name}, {"status", sg.status},
+                                           {"verified", false}});
+        run.Log("rescue: " + sg.user + " (" + t.name + "): does not verify (" +
+                problems.front().get<std::string>() + "); not announced");
+        finished->push_back(sg.user);
+        continue;
       }
       sg.detail["done_at"] = static_cast<std::int64_t>(std::time(nullptr));
       if (auto s = run.state->SetPhase(sg.user, Phase::kVerified, sg.status, sg.detail.dump()); !s)

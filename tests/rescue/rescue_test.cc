@@ -334,6 +334,51 @@ TEST_F(Rescue, UnusableTargetPathsExitTwoBeforeAnyWork) {
   }
 }
 
+// A user whose output does not verify is not announced: no --on-user-done
+// hook releases held mail onto a store that may not serve it. Here the output
+// spool already holds a stray folder of bob's (a directory with a cyrus.header
+// that no mailboxes.db entry names). Once the operator removed it, the same
+// command verifies bob, announces him, and his status is his reconcile's again.
+TEST_F(Rescue, UserWhoDoesNotVerifyIsNotAnnouncedUntilARerunVerifies) {
+  const std::string fix = std::string(MR_BINARY_DIR) + "/fixture-data/small-legacy";
+  const std::string stray = D("out/spool/b/user/bob/Stray");
+  fs::create_directories(stray);
+  fs::copy_file(fix + "/current/spool/b/user/bob/Sent/cyrus.header", stray + "/cyrus.header");
+  const std::string cmd = kCli + " rescue " + Q(fix + "/current.img") + " --backup-spool " +
+                          Q(fix + "/backup/spool") + " --backup-db " + Q(fix + "/backup/conf/mailboxes.db") +
+                          " --out-spool " + Q(D("out/spool")) + " --out-db " + Q(D("out/conf/mailboxes.db")) +
+                          " --workdir " + Q(D("work")) + " --no-fsync --report " + Q(D("report.json")) +
+                          " --on-user-done " + Q("echo $MAILRESCUE_USER $MAILRESCUE_STATUS >> " + D("hook.log"));
+  auto r = Sh(cmd, D(""));
+  ASSERT_EQ(r.rc, 1) << r.err;
+  auto user = [&](const std::string& name) {
+    json rep = json::parse(Slurp(D("report.json")));
+    for (const auto& u : rep["users"])
+      if (u["user"] == name) return u;
+    ADD_FAILURE() << "no " << name << " in the report";
+    return json::object();
+  };
+  json bob = user("bob");
+  EXPECT_EQ(bob["status"], "attention");
+  EXPECT_EQ(bob["phase"], "reconciled");
+  ASSERT_FALSE(bob["verify_problems"].empty());
+  EXPECT_EQ(user("alice")["phase"], "announced");
+  std::string hooks = Slurp(D("hook.log"));
+  EXPECT_EQ(hooks.find("bob"), std::string::npos) << hooks;
+  EXPECT_NE(hooks.find("alice ok"), std::string::npos) << hooks;
+
+  fs::remove_all(stray);
+  r = Sh(cmd, D(""));
+  ASSERT_LE(r.rc, 1) << r.err;
+  bob = user("bob");
+  EXPECT_EQ(bob["phase"], "announced");
+  EXPECT_EQ(bob["status"], "ok");
+  EXPECT_TRUE(bob["verify_problems"].empty());
+  hooks = Slurp(D("hook.log"));
+  EXPECT_NE(hooks.find("bob ok"), std::string::npos) << hooks;
+  EXPECT_EQ(hooks.find("alice ok"), hooks.rfind("alice ok")) << "alice announced twice: " << hooks;
+}
+
 TEST_F(Rescue, SecondProcessOnTheSameWorkdirIsRefused) {
   fs::create_directories(D("w/work"));
   // Hold the workdir lock with flock(1) while mailrescue tries to start.
@@ -506,19 +551,27 @@ TEST_F(Rescue, TwoTargetsOneUserAtATimeEachAndUsersWhereTheirBackupIs) {
     }
     EXPECT_EQ(u["phase"], "announced") << name;
   }
-  // Never two users at once on one target: started/done alternate per target.
+  // Never two users at once on one target: per target, each user is salvaged
+  // and reconciled (started .. staged) before the next starts; the batch's
+  // db write then announces staged users (done/attention), each after its own
+  // staging, each once.
   std::map<std::string, std::string> busy;
+  std::map<std::string, std::set<std::string>> staged;
   for (const auto& e : Events("tg")) {
     if (!e.contains("target")) continue;
     std::string t = e["target"], u = e.value("user", std::string());
     if (e["event"] == "user_started") {
       EXPECT_TRUE(busy[t].empty()) << t << " busy with " << busy[t] << " when " << u << " started";
       busy[t] = u;
-    } else if (e["event"] == "user_done" || e["event"] == "user_attention") {
+    } else if (e["event"] == "user_staged") {
       EXPECT_EQ(busy[t], u);
       busy[t].clear();
+      staged[t].insert(u);
+    } else if (e["event"] == "user_done" || e["event"] == "user_attention") {
+      EXPECT_EQ(staged[t].erase(u), 1u) << u << " announced on " << t << " without being staged there";
     }
   }
+  for (const auto& [t, left] : staged) EXPECT_TRUE(left.empty()) << t << ": staged, never announced";
   for (const char* t : {"t1", "t2"}) {
     std::string root = D(std::string("tg/") + t);
     auto v = Sh(kCli + " verify --spool " + Q(root + "/spool") + " --db " + Q(root + "/conf/mailboxes.db"), D(""));
