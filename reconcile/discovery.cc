@@ -114,7 +114,38 @@ Result<std::shared_ptr<const StoreDbs>> StoreDbs::Load(const StorePaths& paths) 
   } else {
     v->s_db_problems.push_back(sdb.error().message);
   }
+  LoadAnnotationSides(*v);
   return std::shared_ptr<const StoreDbs>(std::move(v));
+}
+
+void LoadAnnotationSides(StoreDbs& dbs) {
+  auto load = [&](const std::string& path, bool strict) -> std::shared_ptr<const cyrus::AnnotationsDb> {
+    auto db = cyrus::ReadAnnotationsDb(path);
+    if (!db) {
+      if (db.error().code != Code::kNotFound) dbs.annotations_problems.push_back(db.error().message);
+      return nullptr;
+    }
+    // A salvaged db that read with damage may miss entries: the backup's
+    // are then the better source for the folders both sides have.
+    if (strict && !db->problems.empty()) {
+      dbs.annotations_problems.push_back(path + ": " + db->problems.front());
+      return nullptr;
+    }
+    return std::make_shared<const cyrus::AnnotationsDb>(std::move(db.value()));
+  };
+  dbs.s_annotations = load(dbs.paths.salvaged_dir + "/conf/annotations.db", true);
+  const std::string& bdb = dbs.paths.backup_db;
+  const auto slash = bdb.rfind('/');
+  dbs.b_annotations = load((slash == std::string::npos ? std::string(".") : bdb.substr(0, slash)) + "/annotations.db", false);
+}
+
+std::optional<std::vector<cyrus::AnnotationRecord>> StoreView::MailboxAnnotations(Side side,
+                                                                               const std::string& uniqueid) const {
+  const auto& db = side == Side::kSalvaged ? dbs_->s_annotations : dbs_->b_annotations;
+  if (!db) return std::nullopt;
+  auto it = uniqueid.empty() ? db->by_mailbox.end() : db->by_mailbox.find(uniqueid);
+  if (it == db->by_mailbox.end()) return std::vector<cyrus::AnnotationRecord>{};
+  return it->second;
 }
 
 void FolderIndex::Add(const StoreDbs& dbs, const std::string& rel, const std::set<std::string>* only) {

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "reconcile/cyrus/annotations_db.h"
 #include "reconcile/cyrus/mboxdb.h"
 #include "reconcile/plan.h"
 #include "reconcile/salvage_manifest.h"
@@ -69,9 +70,17 @@ struct StoreDbs {
   std::map<std::string, std::string> s_name_by_id;       // every non-tombstone entry's name
   std::map<std::string, std::string> s_live_name_by_id;  // live folders only
   std::set<std::pair<std::string, std::string>> s_tombstones;  // (name, uniqueid)
+  // Each side's config annotations.db (mailbox annotations by uniqueid), read
+  // once; null when absent or unreadable (S: also when it read with damage).
+  std::shared_ptr<const cyrus::AnnotationsDb> s_annotations, b_annotations;
+  std::vector<std::string> annotations_problems;  // why a side's db is not used
 
   static Result<std::shared_ptr<const StoreDbs>> Load(const StorePaths& paths);
 };
+
+// Fills dbs.s_annotations / b_annotations from the salvaged DIR/conf and the
+// backup db's directory (part of StoreDbs::Load).
+void LoadAnnotationSides(StoreDbs& dbs);
 
 // Salvaged folder directories (relative to the salvaged spool) attributed to
 // users: by the clean salvaged db for a uuid directory, else by its
@@ -122,6 +131,10 @@ class StoreView {
   // Intermediate ('i') db entries of a user, from S's db when the user is
   // there, else B's.
   std::vector<cyrus::MboxEntry> Intermediates(const std::string& user) const;
+  // A folder's entries in one side's annotations.db (by its uniqueid);
+  // nullopt when that side's db is not usable (StoreDbs).
+  std::optional<std::vector<cyrus::AnnotationRecord>> MailboxAnnotations(Side side,
+                                                                         const std::string& uniqueid) const;
 
  private:
   UserSide SalvagedSide(const std::string& user, const UserSide& b) const;

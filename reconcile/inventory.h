@@ -23,6 +23,7 @@
 
 #include "common/sha1.h"
 #include "common/status.h"
+#include "reconcile/cyrus/annotations_db.h"
 #include "reconcile/cyrus/header.h"
 #include "reconcile/cyrus/index.h"
 #include "reconcile/salvage_manifest.h"
@@ -79,6 +80,10 @@ struct FolderInventory {
   bool annotations_present = false;   // cyrus.annotations exists and reads
   cyrus::AnnotationsForCrc annotations; // its per-message annotations (for sync_crc_annot)
   std::string annotations_error;
+  // The folder's mailbox annotations in its side's config annotations.db
+  // (filled by the caller, not by InventoryFolder); nullopt when that db is
+  // absent or unreadable, so nothing is known about them.
+  std::optional<std::vector<cyrus::AnnotationRecord>> mailbox_annotations;
 
   const RecordInfo* Record(std::uint32_t uid) const;
   const FileInfo* File(std::uint32_t uid) const;

@@ -126,6 +126,10 @@ struct FolderPlan {
   std::vector<RenumberedMessage> renumbered;
   std::vector<NotMergedMessage> not_merged;
   std::optional<Side> annotations_from;  // cyrus.annotations copied from
+  // Mailbox annotations for the output annotations.db (keyed by `uniqueid`),
+  // from the side that gives the folder; counted in index.quota_annot_used.
+  std::vector<cyrus::AnnotationRecord> mailbox_annotations;
+  std::optional<Side> mailbox_annotations_from;
   // The backup folder at this place is another folder (re-created since):
   // writing in place must set the old one aside, not delete it.
   bool preserve_replaced = false;

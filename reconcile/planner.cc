@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "common/cyrus_layout.h"
+#include "reconcile/cyrus/annotations_db.h"
 #include "reconcile/cyrus/crc32.h"
 
 namespace mr::reconcile {
@@ -173,6 +175,11 @@ class FolderPlanner {
   void PlanBackupRecords();
   void Renumber();
   void FinishIndex();
+  // quota_annot_used as reconstruct recomputes it from what is carried: the
+  // value octets of the mailbox annotations plus those of the per-message
+  // annotations of live records (expunged ones do not count).
+  std::uint32_t AnnotationUsage(std::span<const cyrus::IndexRecord> recs,
+                                const cyrus::AnnotationsForCrc* annots) const;
 
   bool BFileOk(const cyrus::IndexRecord& r) const {
     const FileInfo* f = b_ ? b_->File(r.uid) : nullptr;
@@ -314,6 +321,17 @@ void FolderPlanner::BuildHeader() {
   plan_.db.mbtype = std::move(t);
   if (s_ && s_->annotations_present && !restore_) plan_.annotations_from = Side::kSalvaged;
   else if (b_ && b_->annotations_present && (same_ || restore_)) plan_.annotations_from = Side::kBackup;
+  // Mailbox annotations (config annotations.db) follow the same rule, but S's
+  // count only when S's db could be read: a folder S has with no entry there
+  // has none (removed since the backup); an unreadable db says nothing, so
+  // the backup's are carried for the same folder.
+  if (s_ && !restore_ && s_->mailbox_annotations) {
+    plan_.mailbox_annotations = *s_->mailbox_annotations;
+    plan_.mailbox_annotations_from = Side::kSalvaged;
+  } else if (b_ && (same_ || restore_) && b_->mailbox_annotations) {
+    plan_.mailbox_annotations = *b_->mailbox_annotations;
+    plan_.mailbox_annotations_from = Side::kBackup;
+  }
 }
 
 void FolderPlanner::PlanSalvagedRecords() {
@@ -559,6 +577,7 @@ void FolderPlanner::FinishIndex() {
   if (plan_.annotations_from == Side::kSalvaged && s_) annots = &s_->annotations;
   if (plan_.annotations_from == Side::kBackup && b_) annots = &b_->annotations;
   cyrus::FinalizeIndexHeader(h, recs, plan_.header.user_flags, annots);
+  h.quota_annot_used = AnnotationUsage(recs, annots);
   plan_.index = h;
   plan_.messages = std::move(out_);
   for (const auto& a : plan_.messages) {
@@ -580,6 +599,22 @@ void FolderPlanner::FinishIndex() {
   std::sort(plan_.unrecoverable.begin(), plan_.unrecoverable.end(), by_uid);
   std::sort(plan_.not_merged.begin(), plan_.not_merged.end(), by_uid);
   if (plan_.db.createdmodseq == 0) plan_.db.createdmodseq = h.createdmodseq;
+}
+
+std::uint32_t FolderPlanner::AnnotationUsage(std::span<const cyrus::IndexRecord> recs,
+                                             const cyrus::AnnotationsForCrc* annots) const {
+  std::uint64_t used = 0;
+  for (const auto& a : plan_.mailbox_annotations) used += cyrus::AnnotationQuotaSize(a);
+  if (annots) {
+    std::vector<std::uint32_t> live;
+    for (const auto& r : recs)
+      if (!Expunged(r)) live.push_back(r.uid);
+    std::sort(live.begin(), live.end());
+    for (const auto& a : *annots)
+      if (a.uid && std::binary_search(live.begin(), live.end(), a.uid)) used += a.value.size();
+  }
+  // The on-disk field is 32 bits wide.
+  return static_cast<std::uint32_t>(used);
 }
 
 FolderPlan FolderPlanner::Run() {

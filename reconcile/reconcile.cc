@@ -16,9 +16,12 @@
 #include "common/cyrus_layout.h"
 #include "common/fsutil.h"
 #include "common/parallel.h"
+#include "reconcile/cyrus/annotations_db.h"
 #include "reconcile/cyrus/imapd_conf.h"
+#include "reconcile/cyrus/twoskip.h"
 #include "reconcile/inventory.h"
 #include "reconcile/planner.h"
+#include "reconcile/quota_roots.h"
 #include "reconcile/userfiles.h"
 
 namespace mr::reconcile {
@@ -36,6 +39,18 @@ std::vector<std::string> ReadLines(const std::string& path) {
     out.push_back(UserFromListEntry(line.substr(b, e - b + 1)));
   }
   return out;
+}
+
+// The output config directory: where the output mailboxes.db is.
+std::string OutConfDir(const std::string& out_db) {
+  const auto slash = out_db.rfind('/');
+  return out_db.substr(0, slash == std::string::npos ? 0 : slash);
+}
+
+// The uniqueid a side's annotations.db keys this folder by: its header's,
+// else the one its db entry (pairing) gives.
+std::string InventoryUniqueid(const FolderInventory& inv, const std::string& from_db) {
+  return inv.header && !inv.header->uniqueid.empty() ? inv.header->uniqueid : from_db;
 }
 
 Severity Worse(Severity a, Severity b) { return static_cast<int>(a) > static_cast<int>(b) ? a : b; }
@@ -221,6 +236,7 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
   std::string s_inbox_id, b_inbox_id, out_inbox_id;
   bool out_inbox_legacy = false;
   std::set<std::string> emitted_names, emitted_dirs;
+  std::map<std::string, QuotaUsage> quota_usage;  // by quota root the output folders name
   for (const FolderPairing& p : up.folders) {
     FolderOutcome fo;
     fo.reason = p.reason;
@@ -229,6 +245,8 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
     if (p.emit) {
       if (p.s) si = InventoryFolder(Side::kSalvaged, view_.s_spool(), p.s->rel_dir, p.s->name, sopt);
       if (p.b) bi = InventoryFolder(Side::kBackup, opts_.paths.backup_spool, p.b->rel_dir, p.b->name, bopt);
+      if (si) si->mailbox_annotations = view_.MailboxAnnotations(Side::kSalvaged, InventoryUniqueid(*si, p.s->uniqueid));
+      if (bi) bi->mailbox_annotations = view_.MailboxAnnotations(Side::kBackup, InventoryUniqueid(*bi, p.b->uniqueid));
     }
     FolderPlan plan = PlanFolder(p, si ? &*si : nullptr, bi ? &*bi : nullptr);
     if (!p.emit && p.b) {
@@ -296,7 +314,17 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
       }
       // A folder that failed to apply keeps no db entry: the db never names
       // a folder the spool does not hold as planned.
-      if (dry_run || fo.applied) out.entries.push_back(plan.db);
+      if (dry_run || fo.applied) {
+        out.entries.push_back(plan.db);
+        if (!plan.mailbox_annotations.empty()) out.annotations[plan.uniqueid] = std::move(plan.mailbox_annotations);
+        if (!plan.header.quotaroot.empty()) {
+          QuotaUsage& qu = quota_usage[plan.header.quotaroot];
+          qu.storage += plan.index.quota_mailbox_used;
+          qu.messages += plan.index.exists;
+          qu.annot += plan.index.quota_annot_used;
+          ++qu.folders;
+        }
+      }
     }
     out.folders.push_back(std::move(fo));
   }
@@ -330,7 +358,7 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
     req.user = user;
     req.s_conf = view_.s_conf();
     req.b_conf = view_.b_conf();
-    req.out_conf = opts_.out_db.substr(0, opts_.out_db.rfind('/') == std::string::npos ? 0 : opts_.out_db.rfind('/'));
+    req.out_conf = OutConfDir(opts_.out_db);
     req.s_inbox_uniqueid = s_inbox_id;
     req.b_inbox_uniqueid = b_inbox_id;
     req.out_inbox_uniqueid = out_inbox_id;
@@ -343,6 +371,26 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
       out.errors.push_back(user + ": " + st.message());
       out.status = Worse(out.status, Severity::kAttention);
       all_ok = false;
+    }
+  }
+  if (!dry_run && all_ok && !quota_usage.empty()) {
+    QuotaRootsRequest qr;
+    qr.unit = user;
+    qr.s_conf = view_.s_conf();
+    qr.b_conf = view_.b_conf();
+    qr.out_conf = OutConfDir(opts_.out_db);
+    qr.s_readable = s.present;
+    qr.usage = std::move(quota_usage);
+    qr.set_owner = apply_.set_owner;
+    qr.owner = apply_.owner;
+    qr.group = apply_.group;
+    auto written = CarryQuotaRoots(qr);
+    if (!written) {
+      out.errors.push_back(user + ": " + written.error().message);
+      out.status = Worse(out.status, Severity::kAttention);
+      all_ok = false;
+    } else {
+      out.quota_roots = std::move(*written);
     }
   }
   out.done = all_ok;
@@ -390,6 +438,20 @@ Status OutputDbWriter::Write(const ReconcileOptions& opts, const std::vector<Use
     format_ = *format;
     image_.Clear();
     names_of_user_.clear();
+    annotations_.clear();
+    const std::string annot_path = OutConfDir(opts.out_db) + "/annotations.db";
+    if (struct stat st {}; ::stat(annot_path.c_str(), &st) == 0) {
+      // Entries of mailboxes this run does not touch must survive the rewrite:
+      // an unreadable file is an error, not an empty db.
+      auto bytes = ReadFile(annot_path);
+      if (!bytes) return Error{Code::kIoError, annot_path + ": " + bytes.error().message};
+      if (!bytes->empty()) {
+        std::vector<std::string> problems;
+        auto kv = cyrus::ReadTwoskip(*bytes, &problems);
+        if (!kv) return Error{Code::kIoError, annot_path + ": " + kv.error().message};
+        for (auto& [k, v] : *kv) annotations_.emplace(std::move(k), std::move(v));
+      }
+    }
     if (now) {
       auto existing = cyrus::ReadMailboxesDb(opts.out_db);
       if (!existing) return Error{Code::kIoError, "--out-db: " + existing.error().message};
@@ -407,6 +469,9 @@ Status OutputDbWriter::Write(const ReconcileOptions& opts, const std::vector<Use
   std::set<std::string> failed;
   for (const auto& u : outcomes) failed.insert(u.failed.begin(), u.failed.end());
   // A user's old mailboxes are replaced by this run's, except folders it failed to write.
+  // Their mailbox annotations go with them (keyed by uniqueid: the old entries'
+  // and the new ones', so a folder re-created under a new uniqueid leaves none behind).
+  std::set<std::string> replaced_ids;
   for (const auto& u : outcomes) {
     if (u.user.empty()) continue;
     auto it = names_of_user_.find(u.user);
@@ -416,6 +481,8 @@ Status OutputDbWriter::Write(const ReconcileOptions& opts, const std::vector<Use
         ++n;
         continue;
       }
+      if (auto e = image_.entries().find(*n); e != image_.entries().end() && !e->second.uniqueid.empty())
+        replaced_ids.insert(e->second.uniqueid);
       image_.Erase(*n);
       n = it->second.erase(n);
     }
@@ -424,11 +491,35 @@ Status OutputDbWriter::Write(const ReconcileOptions& opts, const std::vector<Use
     for (const auto& e : u.entries) {
       if (auto s = image_.Put(e); !s.ok()) return s;
       names_of_user_[UnitOf(e.name)].insert(e.name);
+      if (!e.uniqueid.empty() && !failed.count(e.name)) replaced_ids.insert(e.uniqueid);
     }
   }
+  bool annotations_changed = false;
+  for (const auto& id : replaced_ids) {
+    const std::string prefix = id + std::string(1, '\0');
+    for (auto it = annotations_.lower_bound(prefix); it != annotations_.end() && it->first.starts_with(prefix);) {
+      it = annotations_.erase(it);
+      annotations_changed = true;
+    }
+  }
+  for (const auto& u : outcomes)
+    for (const auto& [id, recs] : u.annotations)
+      for (const auto& r : recs) {
+        annotations_[cyrus::AnnotationKey(id, r)] = r.data;
+        annotations_changed = true;
+      }
   auto slash = opts.out_db.rfind('/');
   if (slash != std::string::npos && slash > 0) {
     if (Status s = MakeDirs(opts.out_db.substr(0, slash)); !s.ok()) return s;
+  }
+  if (annotations_changed) {
+    // Before the mailboxes.db: a crash in between leaves annotations for
+    // mailboxes the old db still names, which the next run replaces.
+    std::vector<cyrus::KvView> kv;
+    kv.reserve(annotations_.size());
+    for (const auto& [k, v] : annotations_) kv.emplace_back(k, v);
+    const std::string annot_path = OutConfDir(opts.out_db) + "/annotations.db";
+    if (Status s = WriteFileAtomic(annot_path, cyrus::WriteTwoskipSorted(kv), opts.fsync); !s.ok()) return s;
   }
   if (Status s = image_.Write(opts.out_db, format_, opts.fsync); !s.ok()) return s;
   loaded_ = true;

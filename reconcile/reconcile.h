@@ -82,6 +82,10 @@ struct UserOutcome {
   Severity status = Severity::kInfo;
   std::vector<FolderOutcome> folders;      // by name
   std::vector<cyrus::MboxEntry> entries;   // this user's output db entries, by name
+  // Mailbox annotations of the folders written (and of those planned, in a
+  // dry run), by output uniqueid: the output annotations.db entries.
+  std::map<std::string, std::vector<cyrus::AnnotationRecord>> annotations;
+  std::vector<std::string> quota_roots;    // quota root files written (quota.h)
   bool done = false;                       // every folder planned (and applied)
   std::vector<std::string> failed;         // folders whose apply failed (left as they were)
   std::vector<std::string> errors;
@@ -131,6 +135,10 @@ Status CheckTargetPaths(const std::string& backup_spool, const std::string& back
 // users not in `outcomes` (and for folders an outcome failed to write, which
 // were left as they were) plus every outcome's entries. Entries are sorted
 // and de-duplicated by name, so the result does not depend on order.
+// annotations.db next to out_db is rewritten the same way (temp + rename):
+// the entries of every uniqueid an outcome's user had in the old out_db or
+// has now are replaced by the outcome's; entries of other mailboxes (and of
+// the server) stay. It is written when this call changed an entry.
 Status WriteOutputDb(const ReconcileOptions& opts, const std::vector<UserOutcome>& outcomes);
 
 // WriteOutputDb for a caller that writes the same out_db after every user
@@ -156,6 +164,7 @@ class OutputDbWriter {
   // The db as encoded records (only what changed is re-encoded per write), and each
   // user's mailbox names in it, so replacing a user does not look at the others.
   cyrus::MboxDbImage image_;
+  std::map<std::string, std::string> annotations_;  // annotations.db: key -> value
   std::map<std::string, std::set<std::string>> names_of_user_;  // by UnitOf ("" = DELETED.*)
 };
 

@@ -37,7 +37,14 @@ UserVerdict CheckUser(const StoreSnapshot& snap, const VerifyOptions& opts,
     for (auto& line : CheckNI(n, ii == part.i_of.end() ? nullptr : ii->second))
       v.problems.push_back(std::move(line));
     if (HasNoDirectory(n)) continue;
-    FolderVerdict fv = VerifyFolder(SpecOf(n), snap.layout, opts.skip_messages);
+    FolderSpec spec = SpecOf(n);
+    if (snap.annotations) {
+      std::uint64_t bytes = 0;
+      if (auto a = snap.annotations->by_mailbox.find(n.uniqueid); a != snap.annotations->by_mailbox.end())
+        for (const auto& r : a->second) bytes += cyrus::AnnotationQuotaSize(r);
+      spec.mailbox_annot_bytes = bytes;
+    }
+    FolderVerdict fv = VerifyFolder(spec, snap.layout, opts.skip_messages);
     ++v.folders;
     v.messages += fv.messages;
     v.bytes += fv.bytes;

@@ -12,6 +12,9 @@
 //                 <= last_uid, uidvalidity = db, counts, quota, highestmodseq
 //                 >= every modseq, header_file_crc = CRC32(cyrus.header),
 //                 sync_crc and sync_crc_annot recomputed = stored;
+//                 quota_annot_used = mailbox annotations (config annotations.db,
+//                 when readable) + live message annotations; a quota root a
+//                 header names has its record in the config directory;
 //   messages      every live record (not EXPUNGED/UNLINKED) has `<uid>.` with
 //                 the record's size and SHA1 = GUID; no `<uid>.` file
 //                 without a record (Cyrus would re-append it);

@@ -7,12 +7,12 @@
 #include <cstring>
 
 #include "common/fsutil.h"
+#include "reconcile/cyrus/annotations_db.h"
 #include "reconcile/cyrus/twoskip.h"
 
 namespace mr::verify {
 namespace {
 
-constexpr std::uint8_t kAnnotFlagDeleted = 1;  // metadata flag byte: tombstone
 constexpr std::string_view kOwnerUserid = "[.OwNeR.]";
 
 // "<uid>\0<entry>\0<userid>\0" -> parts; false if not that shape.
@@ -34,27 +34,6 @@ bool SplitKey(const std::string& key, std::uint32_t* uid, std::string* entry,
   *uid = static_cast<std::uint32_t>(v);
   *entry = key.substr(z1 + 1, z2 - z1 - 1);
   *userid = key.substr(z2 + 1, z3 - z2 - 1);
-  return true;
-}
-
-// Value bytes and tombstone flag; false if the length field overruns.
-bool SplitValue(const std::string& data, std::string* value, bool* deleted) {
-  if (data.size() < 8) return false;
-  const auto* d = reinterpret_cast<const std::uint8_t*>(data.data());
-  std::uint64_t len = (std::uint64_t{d[0]} << 24) | (std::uint64_t{d[1]} << 16) |
-                      (std::uint64_t{d[2]} << 8) | d[3];
-  if (len > data.size() - 8) return false;
-  *value = data.substr(8, len);
-  *deleted = false;
-  // After the value: NUL, (old) content-type NUL + 8 bytes, modseq (8), flags (1).
-  std::size_t p = 8 + len + 1;
-  if (p < data.size()) {
-    std::size_t z = data.find('\0', p);
-    if (z == std::string::npos) return true;
-    p = z + 1 + 8;
-  }
-  if (p < data.size()) p += 8;
-  if (p < data.size()) *deleted = (d[p] & kAnnotFlagDeleted) != 0;
   return true;
 }
 
@@ -88,7 +67,7 @@ Result<cyrus::AnnotationsForCrc> ReadMessageAnnotations(const std::string& path,
     }
     if (a.uid == 0) continue;  // mailbox annotation
     bool deleted = false;
-    if (!SplitValue(data, &a.value, &deleted)) {
+    if (!cyrus::ParseAnnotationData(data, &a.value, &deleted)) {
       problems->push_back("cyrus.annotations: uid " + std::to_string(a.uid) + " entry " +
                           a.entry + ": malformed value");
       continue;

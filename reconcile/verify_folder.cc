@@ -24,6 +24,7 @@
 #include "reconcile/cyrus/header.h"
 #include "reconcile/cyrus/index.h"
 #include "reconcile/verify_annot.h"
+#include "reconcile/quota.h"
 #include "reconcile/verify_db.h"
 
 namespace mr::verify {
@@ -109,6 +110,7 @@ struct HeaderCheck {
   bool read = false;
   std::uint32_t crc = 0;
   std::vector<std::string> user_flags;
+  std::string quotaroot;
 };
 
 HeaderCheck CheckHeader(const FolderSpec& spec, const std::string& dir, Findings& f) {
@@ -126,6 +128,7 @@ HeaderCheck CheckHeader(const FolderSpec& spec, const std::string& dir, Findings
   }
   hc.read = true;
   hc.user_flags = h->user_flags;
+  hc.quotaroot = h->quotaroot;
   if (h->name != spec.name && !IsDeletedRenameOf(spec.name, h->name))
     f.Add("cyrus.header name mismatch (header says " + h->name + ", mailboxes.db says " +
           spec.name + ")");
@@ -208,6 +211,17 @@ void CheckAggregates(const FolderSpec& spec, const IndexFile& ix, const HeaderCh
   if (hc.read) CompareField(f, "sync_crc", h.sync_crc, c.sync_crc, true);
   if (annots.ok() && annot_problems.empty())
     CompareField(f, "sync_crc_annot", h.sync_crc_annot, c.sync_crc_annot, true);
+  // reconstruct recomputes it: mailbox annotations + live records' message annotations.
+  if (spec.mailbox_annot_bytes && annots.ok() && annot_problems.empty()) {
+    std::vector<std::uint32_t> live;
+    for (const auto& r : ix.records)
+      if (!(r.system_flags & cyrus::kFlagExpunged)) live.push_back(r.uid);
+    std::sort(live.begin(), live.end());
+    std::uint64_t used = *spec.mailbox_annot_bytes;
+    for (const auto& a : *annots)
+      if (std::binary_search(live.begin(), live.end(), a.uid)) used += a.value.size();
+    CompareField(f, "quota_annot_used", std::uint64_t{h.quota_annot_used}, used & 0xffffffffu);
+  }
 }
 
 void CheckCache(const IndexFile& ix, const std::string& dir, Findings& f) {
@@ -348,6 +362,8 @@ FolderVerdict VerifyFolder(const FolderSpec& spec, const FolderLayout& layout,
     return v;
   }
   HeaderCheck hc = CheckHeader(spec, dir, f);
+  if (!layout.conf.empty() && !hc.quotaroot.empty() && !reconcile::FindQuotaFile(layout.conf, hc.quotaroot))
+    f.Add("quota root " + hc.quotaroot + " named by cyrus.header has no quota record in the config directory");
   auto ix = cyrus::ReadIndexFile(dir + "/cyrus.index");
   if (!ix.ok()) {
     f.Add("cyrus.index unusable (" + ix.error().message + ")");

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,12 +24,16 @@ struct FolderSpec {
   std::uint32_t uidvalidity = 0;
   std::string mbtype;    // "e", "el", ...
   std::vector<std::pair<std::string, std::string>> acl;  // (identifier, rights)
+  // Octets of the mailbox's annotations in the config annotations.db (they
+  // count in quota_annot_used); nullopt = that db was not read, not checked.
+  std::optional<std::uint64_t> mailbox_annot_bytes;
 };
 
 struct FolderLayout {
   std::string spool;  // partition root
   bool hashimapspool = true;
   bool fulldirhash = false;
+  std::string conf;  // config directory: quota roots named by headers must be there; "" = not checked
 };
 
 struct FolderVerdict {

@@ -53,6 +53,13 @@ Result<std::shared_ptr<const StoreSnapshot>> BuildSnapshot(const VerifyOptions& 
   snap->layout.spool = opts.spool;
   snap->layout.hashimapspool = opts.hashimapspool.value_or(DetectHashImapSpool(opts.spool, true));
   snap->layout.fulldirhash = opts.fulldirhash;
+  {
+    const auto slash = opts.db.rfind('/');
+    snap->layout.conf = slash == std::string::npos ? "." : opts.db.substr(0, slash);
+    auto annots = cyrus::ReadAnnotationsDb(snap->layout.conf + "/annotations.db");
+    if (annots && annots->problems.empty())
+      snap->annotations = std::make_shared<const cyrus::AnnotationsDb>(std::move(annots.value()));
+  }
   // Verifying some users only: walk just their legacy trees.
   // The shared unit's mailboxes may sit anywhere outside the user trees:
   // then the whole legacy tree is walked.

@@ -9,10 +9,12 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "reconcile/cyrus/annotations_db.h"
 #include "reconcile/verify.h"
 #include "reconcile/verify_db.h"
 #include "reconcile/verify_folder.h"
@@ -32,6 +34,9 @@ struct StoreSnapshot {
   FolderLayout layout;
   DbView dbview;                          // owns the I records i_of points into
   std::map<std::string, UserPart> users;  // by user; "" = store-wide findings
+  // The config annotations.db next to the db (mailbox annotations by
+  // uniqueid); null when absent or unreadable: quota_annot_used not checked.
+  std::shared_ptr<const cyrus::AnnotationsDb> annotations;
 };
 
 // `only_users` empty = everyone.

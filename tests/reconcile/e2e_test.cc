@@ -575,6 +575,64 @@ TEST_P(ReconcileDamageE2E, MessageAnnotationsCarriedWithTheirSyncCrc) {
   EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
 }
 
+// Folder metadata lives in the config directory's annotations.db (CREATE
+// "INBOX/Archived" (USE (\Archive)) stores /private/specialuse there; SETMETADATA
+// on folders too) and quota roots in its quota db. Both must reach the output:
+// reconstruct -n recomputes each folder's quota_annot_used from them, and imapd
+// must answer GETMETADATA / GETQUOTAROOT as the salvaged store did.
+TEST_P(ReconcileE2E, FolderMetadataAndQuotaRootsAreCarried) {
+  const std::string meta = "python3 " + std::string(MR_SOURCE_DIR) + "/tests/reconcile/folder_meta.py ";
+  auto run = [&](const std::string& mode, const std::string& store, const std::string& extra) {
+    return Sh(meta + mode + Legacy() + " --spool " + Q(store + "/spool") + " --conf " + Q(store + "/conf") + " " +
+              extra + " bob fred.smith > " + Q(tmp_ + "/meta.txt") + " 2>&1");
+  };
+  ASSERT_EQ(run("set", tmp_ + "/salv", ""), 0) << File("meta.txt");
+  ASSERT_EQ(Check(tmp_ + "/salv/spool", tmp_ + "/salv/conf"), 0) << File("check.txt");
+  ASSERT_EQ(run("dump", tmp_ + "/salv", "--out " + Q(tmp_ + "/want.json")), 0) << File("meta.txt");
+  int rc = Reconcile("");
+  ASSERT_TRUE(rc == 0 || rc == 1) << File("stdout.txt");
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  ASSERT_EQ(run("dump", tmp_ + "/out", "--out " + Q(tmp_ + "/got.json")), 0) << File("meta.txt");
+  auto want = ReadJson(tmp_ + "/want.json"), got = ReadJson(tmp_ + "/got.json");
+  EXPECT_EQ(got, want) << "got:\n" << got.dump(1) << "\nwant:\n" << want.dump(1);
+  EXPECT_NE(want.dump().find("500000"), std::string::npos);  // the test set a quota root
+  EXPECT_NE(want.dump().find("Archive"), std::string::npos);  // and a special-use folder
+}
+
+// The salvaged annotations.db is damaged and its quota files are gone: a
+// folder both sides have takes the backup's metadata and quota limits (the
+// per-side rule of seen/sub), a folder only S has gets none, and reconstruct
+// still agrees with every quota_annot_used.
+TEST_P(ReconcileDamageE2E, FolderMetadataFromTheBackupWhenTheSalvagedDbIsDamaged) {
+  const std::string meta = "python3 " + std::string(MR_SOURCE_DIR) + "/tests/reconcile/folder_meta.py ";
+  ASSERT_EQ(Sh("cp -a " + Q(set_ + "/backup") + " " + Q(tmp_ + "/backup")), 0);
+  auto run = [&](const std::string& mode, const std::string& store, const std::string& extra) {
+    return Sh(meta + mode + " --spool " + Q(store + "/spool") + " --conf " + Q(store + "/conf") + " " + extra +
+              " bob > " + Q(tmp_ + "/meta.txt") + " 2>&1");
+  };
+  ASSERT_EQ(run("set", tmp_ + "/backup", "--tag backup --storage 400000"), 0) << File("meta.txt");
+  ASSERT_EQ(run("set", tmp_ + "/salv", "--tag now"), 0) << File("meta.txt");
+  ASSERT_EQ(Sh("printf garbage > " + Q(tmp_ + "/salv/conf/annotations.db") + " && rm -rf " +
+               Q(tmp_ + "/salv/conf/quota")),
+            0);
+  int rc = Sh(kCli + " --quiet reconcile --salvaged " + Q(tmp_ + "/salv") + " --backup-spool " +
+              Q(tmp_ + "/backup/spool") + " --backup-db " + Q(tmp_ + "/backup/conf/mailboxes.db") + " --out-spool " +
+              Q(tmp_ + "/out/spool") + " --out-db " + Q(tmp_ + "/out/conf/mailboxes.db") + " --no-fsync --report " +
+              Q(tmp_ + "/report.json") + " > " + Q(tmp_ + "/stdout.txt"));
+  ASSERT_TRUE(rc == 0 || rc == 1) << File("stdout.txt");
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+  ASSERT_EQ(run("dump", tmp_ + "/out", "--out " + Q(tmp_ + "/got.json")), 0) << File("meta.txt");
+  auto got = ReadJson(tmp_ + "/got.json");
+  const std::string inbox = got["bob"]["meta"]["INBOX"].dump();
+  EXPECT_NE(inbox.find("inbox backup bob"), std::string::npos) << inbox;
+  // INBOX/Archived was created on each side separately (two uniqueids): S's
+  // folder is the one served, and the backup's metadata is not its own.
+  const std::string archived = got["bob"]["meta"]["INBOX/Archived"].dump();
+  EXPECT_EQ(archived.find("archive backup"), std::string::npos) << archived;
+  EXPECT_NE(got["bob"]["quota"].dump().find("STORAGE"), std::string::npos) << got["bob"]["quota"].dump();
+  EXPECT_NE(got["bob"]["quota"].dump().find(" 400000"), std::string::npos) << got["bob"]["quota"].dump();
+}
+
 INSTANTIATE_TEST_SUITE_P(Layouts, ReconcileE2E, ::testing::Values("uuid", "legacy"));
 INSTANTIATE_TEST_SUITE_P(Uuid, ReconcileDamageE2E, ::testing::Values("uuid"));
 
