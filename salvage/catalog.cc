@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <set>
 #include <unordered_map>
 #include <string_view>
 #include <unordered_set>
@@ -184,19 +186,16 @@ class Builder {
       c_.Tick();
       const auto& n = c_.tree.nodes[i];
       if (n.type != NodeType::kFile || n.parent < 0) continue;
-      const std::string_view name = c_.tree.Name(i);
-      if (name == "cyrus.header") {
-        bool damaged = false;
-        auto data = ReadSmallFile(fs_, n.ino, 1 << 20, &damaged);
-        if (!data.ok()) continue;
-        auto h = ParseCyrusHeader(*data);
-        if (!h.ok()) continue;
-        mailboxes_[n.parent] = MailboxInfo{h->name, h->uniqueid};
-        header_crc_[Crc32(*data)] = n.parent;
-      } else if (name == "mailboxes.db" && config_node_ < 0 && PathUnderRoot(n.parent)) {
-        config_node_ = n.parent;
-      }
+      if (c_.tree.Name(i) != "cyrus.header") continue;
+      bool damaged = false;
+      auto data = ReadSmallFile(fs_, n.ino, 1 << 20, &damaged);
+      if (!data.ok()) continue;
+      auto h = ParseCyrusHeader(*data);
+      if (!h.ok()) continue;
+      mailboxes_[n.parent] = MailboxInfo{h->name, h->uniqueid};
+      header_crc_[Crc32(*data)] = n.parent;
     }
+    for (const auto& d : c_.tree.dirs) dir_by_ino_.emplace(c_.tree.nodes[d.node].ino, d.node);
     c_.mailboxes = mailboxes_.size();
   }
 
@@ -209,9 +208,30 @@ class Builder {
     return node == 0;
   }
 
+  bool IsLostRoot(std::int32_t node) const { return node > 0 && c_.tree.nodes[node].parent < 0; }
+
+  // Where the node is extracted from as it stands: under the fs root, or
+  // under the spool or config directory (which may lie inside a lost tree).
+  bool Placed(std::int32_t node) const {
+    std::int32_t guard = static_cast<std::int32_t>(c_.tree.nodes.size());
+    while (node >= 0 && guard-- > 0) {
+      if (node == 0 || node == spool_node_ || node == config_node_) return true;
+      node = c_.tree.nodes[node].parent;
+    }
+    return false;
+  }
+
   std::int32_t Ancestor(std::int32_t node, size_t up) const {
     while (up-- > 0 && node >= 0) node = c_.tree.nodes[node].parent;
     return node;
+  }
+
+  // A lost root's old parent, by its "..": a directory node, or -1.
+  std::int32_t DotdotNode(std::int32_t root) const {
+    auto dd = c_.tree.root_dotdot.find(root);
+    if (dd == c_.tree.root_dotdot.end()) return -1;
+    auto p = dir_by_ino_.find(dd->second);
+    return p == dir_by_ino_.end() || p->second == root ? -1 : p->second;
   }
 
   Result<std::int32_t> Resolve(const std::string& path, const char* what) {
@@ -224,66 +244,357 @@ class Builder {
     return cur;
   }
 
-  Status FindRoots() {
-    // Vote for the partition root from each reachable mailbox's path.
-    std::map<std::int32_t, int> votes;
-    int uuid_votes = 0, legacy_votes = 0, hash_votes = 0;
-    std::map<std::int32_t, std::string> legacy_names;
-    for (const auto& [dir, mb] : mailboxes_) {
-      if (!PathUnderRoot(dir)) continue;
-      auto parts = SplitPath(c_.tree.PathOf(dir));
-      const size_t n = parts.size();
-      if (n >= 4 && parts[n - 4] == "uuid" && parts[n - 1] == mb.uniqueid &&
-          mr::UniqueidFromUuidRelDir(Join(parts, n - 4, n)).has_value()) {
-        ++votes[Ancestor(dir, 4)];
-        ++uuid_votes;
+  // How far a mailbox directory's path agrees with the path `comps` its
+  // layout gives it (relative to the partition root), climbing from the
+  // directory. `k` counts the components matched by entry names inside the
+  // directory's own tree; a lost root (its name is gone) may stand for one
+  // component when its ".." continues the match (`lost` as `lost_name` in
+  // `lost_parent`). `full`: every component matched; `root` is then the
+  // partition root.
+  struct LayoutMatch {
+    int k = 0;
+    bool full = false;
+    std::int32_t root = -1;
+    std::int32_t lost = -1, lost_parent = -1;
+    std::string lost_name;
+  };
+  LayoutMatch MatchLayout(std::int32_t dir, const std::vector<std::string>& comps) const {
+    LayoutMatch m;
+    std::int32_t cur = dir;
+    size_t left = comps.size();
+    std::int32_t guard = static_cast<std::int32_t>(c_.tree.nodes.size());
+    while (left > 0 && cur >= 0 && guard-- > 0) {
+      if (IsLostRoot(cur)) {
+        const std::int32_t p = DotdotNode(cur);
+        if (m.lost >= 0 || p < 0) return m;  // one leap at most
+        m.lost = cur;
+        m.lost_name = comps[left - 1];
+        m.lost_parent = p;
+        --left;
+        cur = p;
         continue;
       }
-      for (size_t j = 0; j < n; ++j) {
-        std::string rel = Join(parts, j, n);
-        bool found = false;
-        for (bool hash : {true, false}) {
-          auto name = mr::MailboxFromLegacyRelDir(rel, hash);
-          if (!name) continue;
-          if (!mb.name.empty() && *name != mb.name) continue;
-          ++votes[Ancestor(dir, n - j)];
-          ++legacy_votes;
-          if (hash) ++hash_votes;
-          legacy_names[dir] = *name;
-          found = true;
-          break;
-        }
-        if (found) break;
+      if (cur == 0 || c_.tree.Name(cur) != comps[left - 1]) return m;
+      if (m.lost < 0) ++m.k;
+      --left;
+      cur = c_.tree.nodes[cur].parent;
+    }
+    if (left == 0 && cur >= 0) {
+      m.full = true;
+      m.root = cur;
+    }
+    return m;
+  }
+
+  // A pre-3.6 header has no name: take it from a legacy path (a "user" or
+  // "domain" component, or a hash letter before "user"), inside the
+  // directory's own tree.
+  std::string NameFromLegacyPath(std::int32_t dir, const std::string& uniqueid) const {
+    auto parts = SplitPath(c_.tree.PathOf(dir));
+    const size_t n = parts.size();
+    for (size_t j = 0; j < n; ++j) {
+      const bool start = parts[j] == "user" || parts[j] == "domain" ||
+                         (parts[j].size() == 1 && j + 1 < n && parts[j + 1] == "user");
+      if (!start) continue;
+      for (bool hash : {true, false}) {
+        auto name = mr::MailboxFromLegacyRelDir(Join(parts, j, n), hash);
+        if (name && mr::MailboxRelDir(*name, uniqueid, CyrusLayout::kLegacy, hash) == Join(parts, j, n))
+          return *name;
       }
     }
-    for (auto& [dir, name] : legacy_names)
-      if (mailboxes_[dir].name.empty()) mailboxes_[dir].name = name;
+    return "";
+  }
+
+  // Spool discovery: every mailbox directory (reachable or in a lost tree)
+  // is matched against the path each layout gives its name and uniqueid.
+  // Layout: a uuid directory is named after its uniqueid; a legacy one after
+  // its last name part, inside its parent folder's directory. The partition
+  // root: the most votes of full matches, reachable ones first; a lost root
+  // whose ".." completes a full match is put back under that name.
+  Status FindRoots() {
+    struct Eval {
+      std::int32_t dir;
+      LayoutMatch uuid, hashed, plain;
+    };
+    std::vector<Eval> evals;
+    int uuid_votes = 0, legacy_votes = 0, hash_full = 0, legacy_full = 0;
+    for (auto& [dir, mb] : mailboxes_) {
+      c_.Tick();
+      if (mb.name.empty()) mb.name = NameFromLegacyPath(dir, mb.uniqueid);
+      Eval e{dir, {}, {}, {}};
+      if (!mb.uniqueid.empty())
+        e.uuid = MatchLayout(dir, SplitPath(mr::MailboxRelDir(mb.name, mb.uniqueid, CyrusLayout::kUuid, false)));
+      if (!mb.name.empty()) {
+        e.hashed = MatchLayout(dir, SplitPath(mr::MailboxRelDir(mb.name, mb.uniqueid, CyrusLayout::kLegacy, true)));
+        e.plain = MatchLayout(dir, SplitPath(mr::MailboxRelDir(mb.name, mb.uniqueid, CyrusLayout::kLegacy, false)));
+      }
+      const int uk = e.uuid.full ? 1000 : e.uuid.k;
+      const int lk = std::max(e.hashed.full || e.plain.full ? 1000 : 0, std::max(e.hashed.k, e.plain.k));
+      if (uk > 0 && uk >= lk) ++uuid_votes;
+      else if (lk > 0) ++legacy_votes;
+      if (e.hashed.full || e.plain.full) ++legacy_full;
+      if (e.hashed.full) ++hash_full;
+      evals.push_back(std::move(e));
+    }
+    c_.layout = legacy_votes > uuid_votes ? CyrusLayout::kLegacy : CyrusLayout::kUuid;
+    c_.hashimapspool = hash_full * 2 > legacy_full;
+    auto chosen = [&](const Eval& e) -> const LayoutMatch& {
+      if (c_.layout == CyrusLayout::kUuid) return e.uuid;
+      if (c_.hashimapspool) return e.hashed;
+      return e.plain;
+    };
     if (opts_.spool_path) {
       auto r = Resolve(*opts_.spool_path, "--spool-path");
       if (!r.ok()) return r.error();
       spool_node_ = *r;
-    } else if (!votes.empty()) {
-      spool_node_ = std::max_element(votes.begin(), votes.end(), [](auto& a, auto& b) {
-                      return a.second < b.second;
-                    })->first;
     } else {
-      spool_node_ = 0;
-      c_.notes.push_back("no cyrus.header found: the whole filesystem is treated as the spool");
+      std::map<std::int32_t, int> votes;
+      for (const auto& e : evals)
+        if (const LayoutMatch& m = chosen(e); m.full) ++votes[m.root];
+      std::int32_t best = -1;
+      for (bool reachable : {true, false}) {
+        for (const auto& [root, n] : votes)
+          if (PathUnderRoot(root) == reachable && (best < 0 || n > votes[best])) best = root;
+        if (best >= 0) break;
+      }
+      if (best >= 0) {
+        spool_node_ = best;
+      } else {
+        spool_node_ = 0;
+        if (mailboxes_.empty())
+          c_.notes.push_back("no cyrus.header found: the whole filesystem is treated as the spool");
+        else
+          c_.damage.push_back({"discovery", "no mailbox directory lies where its layout puts it: the whole "
+                                            "filesystem is treated as the spool"});
+      }
     }
-    c_.layout = legacy_votes > uuid_votes ? CyrusLayout::kLegacy : CyrusLayout::kUuid;
-    c_.hashimapspool = hash_votes * 2 > legacy_votes;
+    if (uuid_votes > 0 && legacy_votes > 0)
+      c_.damage.push_back({"discovery", "layout " + std::string(c_.layout == CyrusLayout::kUuid ? "uuid" : "legacy") +
+                                            " chosen by " + std::to_string(std::max(uuid_votes, legacy_votes)) +
+                                            " mailbox directories against " +
+                                            std::to_string(std::min(uuid_votes, legacy_votes))});
+    // Lost roots that a full match in the chosen layout names: back under their "..".
+    std::map<std::int32_t, std::pair<std::int32_t, std::string>> attach;
+    std::set<std::int32_t> conflict;
+    for (const auto& e : evals) {
+      const LayoutMatch& m = chosen(e);
+      if (!m.full || m.lost < 0 || m.root != spool_node_) continue;
+      auto [it, inserted] = attach.emplace(m.lost, std::make_pair(m.lost_parent, m.lost_name));
+      if (!inserted && it->second != std::make_pair(m.lost_parent, m.lost_name)) conflict.insert(m.lost);
+    }
+    for (const auto& [root, where] : attach) {
+      const std::uint32_t ino = c_.tree.nodes[root].ino;
+      if (conflict.count(root)) {
+        c_.damage.push_back({"rehome", "lost directory inode " + std::to_string(ino) +
+                                           ": the mailboxes inside name it differently; not put back by its '..'"});
+        continue;
+      }
+      if (!IsLostRoot(root) || Child(where.first, where.second) >= 0) continue;
+      Reparent(root, where.first, where.second);
+      ++c_.rehomed_dirs;
+      c_.damage.push_back({"rehome", "lost directory inode " + std::to_string(ino) + " put back at " +
+                                         c_.tree.PathOf(root) + ": its '..' is " + c_.tree.PathOf(where.first) +
+                                         " and the mailboxes inside it are named for that path"});
+    }
+    c_.spool_path = c_.tree.PathOf(spool_node_);
+    if (!PathUnderRoot(spool_node_)) {
+      std::int32_t top = spool_node_;
+      while (c_.tree.nodes[top].parent >= 0) top = c_.tree.nodes[top].parent;
+      const std::int32_t was = DotdotNode(top);
+      c_.damage.push_back({"discovery", "partition root found inside lost directory inode " +
+                                            std::to_string(c_.tree.nodes[top].ino) +
+                                            (was >= 0 ? " (once a child of " + c_.tree.PathOf(was) + ")" : "") +
+                                            ", at " + c_.spool_path + ": the mailboxes below it are where their " +
+                                            (c_.layout == CyrusLayout::kUuid ? "uuid" : "legacy") +
+                                            " paths put them"});
+    }
     if (opts_.config_path) {
       auto r = Resolve(*opts_.config_path, "--config-path");
       if (!r.ok()) return r.error();
       config_node_ = *r;
+    } else {
+      FindConfig();
     }
-    c_.spool_path = c_.tree.PathOf(spool_node_);
-    c_.config_path = config_node_ >= 0 ? c_.tree.PathOf(config_node_) : "";
+    c_.config_path = config_node_ >= 0 && c_.tree.nodes[config_node_].ino != 0 ? c_.tree.PathOf(config_node_) : "";
     if (config_node_ == spool_node_) config_node_ = -1;
     return {};
   }
 
-  bool UnderLostRoot(std::int32_t node) const { return !PathUnderRoot(node); }
+  // --- config directory -------------------------------------------------
+
+  // The nodes listed in directory `dir` (its walker run) that still hang there.
+  std::vector<std::int32_t> Listing(std::int32_t dir) const {
+    std::vector<std::int32_t> out;
+    const std::int32_t di = c_.tree.DirIndex(dir);
+    if (di < 0) return out;
+    const DirState& d = c_.tree.dirs[di];
+    for (std::int32_t k = d.first_child; k < d.end_child; ++k)
+      if (c_.tree.nodes[k].parent == dir) out.push_back(k);
+    return out;
+  }
+
+  static bool UserFileName(std::string_view n) {
+    static constexpr std::string_view kExact[] = {"sub.db", "seen.db", "conversations.db", "counters.db",
+                                                  "xapianactive", "dav.db"};
+    static constexpr std::string_view kSuffix[] = {".seen", ".sub", ".conversations", ".counters", ".dav"};
+    for (auto e : kExact) if (n == e) return true;
+    for (auto s : kSuffix) if (n.size() > s.size() && n.substr(n.size() - s.size()) == s) return true;
+    return false;
+  }
+
+  // What a directory of a config directory a lost tree looks like, by its
+  // contents (bounded): "user" (per-user seen/sub/conversations files under
+  // uuid/a/b/<id>/ or <h>/), "domain" (<h>/<domain>/user/...), "quota"
+  // (<h>/user.<name> files only), or "" (anything else; a mailbox never).
+  std::string ConfSubdirKind(std::int32_t root) const {
+    int user_files = 0, under_user = 0, quota_files = 0, other_files = 0, seen = 0;
+    struct At { std::int32_t dir; int depth; bool in_user; };
+    std::vector<At> stack{{root, 0, false}};
+    while (!stack.empty() && seen < 4096) {
+      const At at = stack.back();
+      stack.pop_back();
+      if (mailboxes_.count(at.dir)) return "";
+      for (std::int32_t k : Listing(at.dir)) {
+        ++seen;
+        const std::string_view n = c_.tree.Name(k);
+        if (c_.tree.nodes[k].type == NodeType::kDir) {
+          if (at.depth < 6) stack.push_back({k, at.depth + 1, at.in_user || n == "user"});
+        } else if (n == "cyrus.header") {
+          return "";
+        } else if (UserFileName(n)) {
+          ++user_files;
+          under_user += at.in_user;
+        } else if (at.depth == 1 && n.substr(0, 5) == "user.") {
+          ++quota_files;
+        } else {
+          ++other_files;
+        }
+      }
+    }
+    if (user_files > 0) return under_user == user_files ? "domain" : "user";
+    if (quota_files > 0 && other_files == 0) return "quota";
+    return "";
+  }
+
+  // How much `dir` looks like Cyrus's config directory by the names it
+  // holds: mailboxes.db 4; annotations.db, user/, quota/, domain/ 1 each;
+  // any of Cyrus's runtime dirs (proc, socket, lock, log, sync, ...) 1;
+  // any of its other databases 1; plus lost directories whose ".." is `dir`
+  // and whose contents look like its user/, domain/ or quota/ (`lost_kids`).
+  int ConfScore(std::int32_t dir, const std::vector<std::pair<std::int32_t, std::string>>& lost_kids) const {
+    if (dir == spool_node_ || mailboxes_.count(dir)) return 0;
+    auto is = [&](std::string_view name, NodeType t) {
+      const std::int32_t k = Child(dir, name);
+      return k >= 0 && c_.tree.nodes[k].type == t;
+    };
+    int score = is("mailboxes.db", NodeType::kFile) ? 4 : 0;
+    std::set<std::string> kinds;
+    for (const char* n : {"user", "quota", "domain"}) if (is(n, NodeType::kDir)) kinds.insert(n);
+    for (const auto& [k, kind] : lost_kids) kinds.insert(kind);
+    score += static_cast<int>(kinds.size());
+    if (is("annotations.db", NodeType::kFile)) ++score;
+    for (const char* n : {"proc", "socket", "lock", "log", "sync", "msg", "ptclient", "db"})
+      if (is(n, NodeType::kDir)) { ++score; break; }
+    for (const char* n : {"deliver.db", "tls_sessions.db", "statuscache.db", "backups.db", "zoneinfo.db",
+                          "caldav_alarm.sqlite3", "quota.db", "user_deny.db", "mailboxes.db.NEW"})
+      if (is(n, NodeType::kFile)) { ++score; break; }
+    return score;
+  }
+
+  // Config discovery. A directory scoring at least 3 (ConfScore) is a
+  // candidate; reachable ones first, then the highest score. It may lie in a
+  // lost tree. Lost pieces are joined to it: lost user/domain/quota
+  // directories whose ".." is it, and a lost file that parses as a
+  // mailboxes.db when it has none. With no candidate, lost pieces alone
+  // make a config directory: a lost mailboxes.db, and the lost
+  // user/domain/quota directories that share one ".." (the config
+  // directory's inode, itself gone).
+  void FindConfig() {
+    // Lost config subdirectories, by the inode their ".." names.
+    std::map<std::uint32_t, std::vector<std::pair<std::int32_t, std::string>>> kids_by_dotdot;
+    for (auto r : c_.tree.lost) {
+      if (r < 0 || !IsLostRoot(r) || c_.tree.nodes[r].type != NodeType::kDir || Placed(r)) continue;
+      auto dd = c_.tree.root_dotdot.find(r);
+      if (dd == c_.tree.root_dotdot.end()) continue;
+      std::string kind = ConfSubdirKind(r);
+      if (!kind.empty()) kids_by_dotdot[dd->second].emplace_back(r, std::move(kind));
+    }
+    // Lost files that are a mailboxes.db, most records first.
+    std::vector<std::pair<std::size_t, std::int32_t>> dbs;
+    for (auto r : c_.tree.lost) {
+      if (r < 0 || !IsLostRoot(r) || c_.tree.nodes[r].type != NodeType::kFile) continue;
+      bool damaged = false;
+      auto data = ReadSmallFile(fs_, c_.tree.nodes[r].ino, kMetaCap, &damaged);
+      if (!data.ok()) continue;
+      if (std::size_t n = CountMailboxesDbRecords(*data); n > 0) dbs.emplace_back(n, r);
+    }
+    std::sort(dbs.begin(), dbs.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    static const std::vector<std::pair<std::int32_t, std::string>> kNone;
+    std::int32_t best = -1;
+    int best_score = 0;
+    bool best_reachable = false;
+    for (const auto& d : c_.tree.dirs) {
+      c_.Tick();
+      const std::int32_t node = d.node;
+      auto kids = kids_by_dotdot.find(c_.tree.nodes[node].ino);
+      const int s = ConfScore(node, kids == kids_by_dotdot.end() ? kNone : kids->second);
+      if (s < 3) continue;
+      const bool reachable = PathUnderRoot(node);
+      if (best < 0 || (reachable && !best_reachable) || (reachable == best_reachable && s > best_score)) {
+        best = node;
+        best_score = s;
+        best_reachable = reachable;
+      }
+    }
+    std::vector<std::pair<std::int32_t, std::string>> kids;
+    if (best >= 0) {
+      config_node_ = best;
+      if (auto it = kids_by_dotdot.find(c_.tree.nodes[best].ino); it != kids_by_dotdot.end()) kids = it->second;
+      if (!best_reachable)
+        c_.damage.push_back({"discovery", "config directory found in a lost tree: " + c_.tree.PathOf(best) +
+                                              " (it holds what a Cyrus config directory holds); used as conf"});
+    } else {
+      // No candidate: the largest group of lost subdirectories sharing a "..", and a lost mailboxes.db.
+      std::uint32_t from = 0;
+      for (const auto& [ino, v] : kids_by_dotdot)
+        if (v.size() > kids.size()) { kids = v; from = ino; }
+      if (dbs.empty() && kids.size() < 2) return;
+      auto was = from ? dir_by_ino_.find(from) : dir_by_ino_.end();
+      if (was != dir_by_ino_.end() && was->second != spool_node_ && !mailboxes_.count(was->second)) {
+        config_node_ = was->second;  // still there, its listing lost
+        c_.damage.push_back({"discovery", "config directory " + c_.tree.PathOf(config_node_) +
+                                              " found by the lost directories whose '..' it is"});
+      } else {
+        config_node_ = c_.tree.Add(0, -1, NodeType::kDir, false, "conf");
+        c_.tree.SetDirIndex(config_node_, static_cast<std::int32_t>(c_.tree.dirs.size()));
+        c_.tree.dirs.push_back({config_node_, false, "created by salvage: the config directory was lost"});
+        c_.damage.push_back({"discovery", "config directory not found: conf is made of lost pieces" +
+                                              (from ? " (directories whose '..' is inode " + std::to_string(from) +
+                                                          ", no longer a directory)" : std::string())});
+      }
+    }
+    for (const auto& [k, kind] : kids) {
+      if (Child(config_node_, kind) >= 0) {
+        c_.damage.push_back({"discovery", "lost directory inode " + std::to_string(c_.tree.nodes[k].ino) +
+                                              " looks like the config directory's " + kind + "/, which exists; left in lost+found"});
+        continue;
+      }
+      Reparent(k, config_node_, kind);
+      ++c_.rehomed_dirs;
+      c_.damage.push_back({"rehome", "lost directory inode " + std::to_string(c_.tree.nodes[k].ino) +
+                                         " put back as the config directory's " + kind + "/ (its contents are per-user "
+                                         "or quota files and its '..' is the config directory)"});
+    }
+    if (!dbs.empty() && Child(config_node_, "mailboxes.db") < 0) {
+      const std::int32_t f = dbs.front().second;
+      Reparent(f, config_node_, "mailboxes.db");
+      ++c_.rehomed_files;
+      std::string note = "lost file inode " + std::to_string(c_.tree.nodes[f].ino) + " is a mailboxes.db (" +
+                         std::to_string(dbs.front().first) + " mailbox records): put back as the config directory's mailboxes.db";
+      if (dbs.size() > 1) note += "; " + std::to_string(dbs.size() - 1) + " other lost mailboxes.db with fewer records left in lost+found";
+      c_.damage.push_back({"rehome", note});
+    }
+  }
 
   // Places `node` at spool/<rel>, creating missing parents. False if taken.
   bool PlaceInSpool(std::int32_t node, const std::string& rel) {
@@ -300,14 +611,36 @@ class Builder {
     return true;
   }
 
+  // The directory at spool/<rel>, made (with its missing parents) when it is
+  // missing; -1 when a non-directory is in the way.
+  std::int32_t MakeInSpool(const std::string& rel) {
+    std::int32_t cur = spool_node_;
+    for (const auto& p : SplitPath(rel)) {
+      const std::int32_t next = Child(cur, p);
+      if (next >= 0 && c_.tree.nodes[next].type != NodeType::kDir) return -1;
+      cur = next >= 0 ? next : AddSynthetic(cur, p);
+    }
+    return cur;
+  }
+
+  // The directory at spool/<rel>, or -1.
+  std::int32_t InSpool(const std::string& rel) const {
+    std::int32_t cur = spool_node_;
+    for (const auto& p : SplitPath(rel)) {
+      cur = Child(cur, p);
+      if (cur < 0 || c_.tree.nodes[cur].type != NodeType::kDir) return -1;
+    }
+    return cur;
+  }
+
   void RehomeDirs() {
     // Shallowest first, so a rehomed legacy INBOX carries its subfolders along.
     std::vector<std::pair<size_t, std::int32_t>> order;
     for (const auto& [dir, mb] : mailboxes_)
-      if (UnderLostRoot(dir)) order.emplace_back(SplitPath(c_.tree.PathOf(dir)).size(), dir);
+      if (!Placed(dir)) order.emplace_back(SplitPath(c_.tree.PathOf(dir)).size(), dir);
     std::sort(order.begin(), order.end());
     for (const auto& [depth, dir] : order) {
-      if (!UnderLostRoot(dir)) continue;  // moved along with an ancestor
+      if (Placed(dir)) continue;  // moved along with an ancestor
       const auto& mb = mailboxes_[dir];
       const std::string where = c_.tree.PathOf(dir);
       if (mb.name.empty()) {
@@ -329,61 +662,142 @@ class Builder {
     }
   }
 
-  // A lost cyrus.header goes back to the folder named by its uniqueid (uuid
-  // layout: the directory is named after it) when that folder has none; a lost
-  // cyrus.index goes back to the folder whose cyrus.header has the CRC32 the
-  // index header records (offset 96).
+  // A lost cyrus.header goes to the directory its name and uniqueid give in
+  // the spool's layout (uuid: uuid/a/b/<id>; legacy: the folder's path) when
+  // that directory has no cyrus.header, creating it when it is missing; or,
+  // in any layout, to a directory named after its uniqueid without one. A
+  // lost cyrus.index goes back to the folder whose cyrus.header has the CRC32
+  // the index header records (offset 96). A lost cyrus.cache goes back to a
+  // folder without one whose cyrus.index it matches: the generation and the
+  // CRC32 of every checked record (CacheMatchesIndex).
   void RehomeMetadata(const std::vector<std::int32_t>& files) {
     std::unordered_map<std::string, std::int32_t> uuid_dirs;
     for (const auto& d : c_.tree.dirs) {
       const Node& n = c_.tree.nodes[d.node];
       const std::string_view name = c_.tree.Name(d.node);
-      if (n.parent >= 0 && name.size() >= 8 && Child(d.node, "cyrus.header") < 0 && PathUnderRoot(d.node))
+      if (n.parent >= 0 && name.size() >= 8 && Child(d.node, "cyrus.header") < 0 && Placed(d.node))
         uuid_dirs.emplace(std::string(name), d.node);
     }
+    std::set<std::string> placed_ids;
+    for (const auto& [dir, mb] : mailboxes_)
+      if (Placed(dir)) placed_ids.insert(mb.uniqueid);
     std::vector<std::pair<std::int32_t, std::vector<std::uint8_t>>> indexes;
+    std::vector<std::int32_t> others;
     for (auto f : files) {
       bool damaged = false;
       auto data = ReadSmallFile(fs_, c_.tree.nodes[f].ino, kMetaCap, &damaged);
-      if (!data.ok() || damaged || data->size() < 160) continue;
+      if (!data.ok() || damaged) continue;
       if (auto h = ParseCyrusHeader(*data); h.ok()) {
-        auto it = uuid_dirs.find(h->uniqueid);
-        if (it == uuid_dirs.end()) continue;
-        const std::int32_t dir = it->second;
+        const std::string ino = std::to_string(c_.tree.nodes[f].ino);
+        std::int32_t dir = -1;
+        std::string how;
+        if (auto it = uuid_dirs.find(h->uniqueid); it != uuid_dirs.end()) {
+          dir = it->second;
+          how = "the directory named after its uniqueid";
+        } else if (!h->name.empty() && !placed_ids.count(h->uniqueid)) {
+          const std::string rel = mr::MailboxRelDir(h->name, h->uniqueid, c_.layout, c_.hashimapspool);
+          dir = InSpool(rel);
+          if (dir >= 0 && (Child(dir, "cyrus.header") >= 0 || mailboxes_.count(dir))) {
+            dir = -1;
+          } else if (dir < 0) {
+            dir = MakeInSpool(rel);
+          }
+          how = "its mailbox's path " + rel;
+        }
+        if (dir < 0) {
+          c_.damage.push_back({"rehome", "lost cyrus.header inode " + ino + " (mailbox " +
+                                             (h->name.empty() ? h->uniqueid : h->name) +
+                                             "): its folder already has one or cannot be told; left in lost+found"});
+          continue;
+        }
         Reparent(f, dir, "cyrus.header");
-        uuid_dirs.erase(it);
+        uuid_dirs.erase(h->uniqueid);
+        placed_ids.insert(h->uniqueid);
         mailboxes_[dir] = MailboxInfo{h->name, h->uniqueid};
         header_crc_[Crc32(*data)] = dir;
         ++c_.rehomed_files;
-        c_.damage.push_back({"rehome", "lost cyrus.header inode " + std::to_string(c_.tree.nodes[f].ino) +
-                                           " put back in " + c_.tree.PathOf(dir)});
-      } else if (ParseIndexGuids(*data).ok()) {
+        c_.damage.push_back({"rehome", "lost cyrus.header inode " + ino + " put back in " + c_.tree.PathOf(dir) +
+                                           " (" + how + ")"});
+      } else if (ParseIndexGuids(*data).ok() && ParseIndexCacheRefs(*data).ok()) {
         indexes.emplace_back(f, std::move(*data));
+      } else {
+        others.push_back(f);
       }
     }
     for (auto& [f, data] : indexes) {
       const std::uint32_t crc = (std::uint32_t(data[96]) << 24) | (std::uint32_t(data[97]) << 16) |
                                 (std::uint32_t(data[98]) << 8) | std::uint32_t(data[99]);
       auto it = header_crc_.find(crc);
-      if (it == header_crc_.end() || Child(it->second, "cyrus.index") >= 0) continue;
+      if (it == header_crc_.end() || Child(it->second, "cyrus.index") >= 0) {
+        others.push_back(f);  // a cyrus.cache may look like an index; try it as one below
+        continue;
+      }
       Reparent(f, it->second, "cyrus.index");
       ++c_.rehomed_files;
       c_.damage.push_back({"rehome", "lost cyrus.index inode " + std::to_string(c_.tree.nodes[f].ino) +
-                                         " put back in " + c_.tree.PathOf(it->second)});
+                                         " put back in " + c_.tree.PathOf(it->second) +
+                                         " (the CRC32 of its cyrus.header matches)"});
     }
+    // cyrus.cache: folders with an index and no cache, by generation.
+    std::multimap<std::uint32_t, std::pair<std::int32_t, IndexCacheRefs>> want_cache;
+    for (const auto& [dir, mb] : mailboxes_) {
+      if (!Placed(dir) || Child(dir, "cyrus.cache") >= 0) continue;
+      const std::int32_t idx = Child(dir, "cyrus.index");
+      if (idx < 0) continue;
+      bool damaged = false;
+      auto data = ReadSmallFile(fs_, c_.tree.nodes[idx].ino, kMetaCap, &damaged);
+      if (!data.ok()) continue;
+      auto refs = ParseIndexCacheRefs(*data);
+      if (!refs.ok() || refs->records.empty()) continue;
+      want_cache.emplace(refs->generation, std::make_pair(dir, std::move(*refs)));
+    }
+    if (want_cache.empty()) return;
+    for (auto f : others) {
+      if (c_.tree.nodes[f].parent >= 0) continue;
+      const auto head = ReadHead(c_.tree.nodes[f].ino);
+      if (!head || !want_cache.count(*head)) continue;
+      bool damaged = false;
+      auto data = ReadSmallFile(fs_, c_.tree.nodes[f].ino, kLostHashCap, &damaged);
+      if (!data.ok() || damaged) continue;
+      for (auto [it, end] = want_cache.equal_range(*head); it != end; ++it) {
+        const std::int32_t dir = it->second.first;
+        if (Child(dir, "cyrus.cache") >= 0 || !CacheMatchesIndex(*data, it->second.second)) continue;
+        Reparent(f, dir, "cyrus.cache");
+        ++c_.rehomed_files;
+        c_.damage.push_back({"rehome", "lost cyrus.cache inode " + std::to_string(c_.tree.nodes[f].ino) +
+                                           " put back in " + c_.tree.PathOf(dir) + " (its records have the CRC32s " +
+                                           std::to_string(it->second.second.records.size()) +
+                                           " records of that folder's cyrus.index give)"});
+        break;
+      }
+    }
+  }
+
+  // The first 4 bytes of a file, big-endian (a cyrus.cache's generation).
+  std::optional<std::uint32_t> ReadHead(std::uint32_t ino) const {
+    auto in = ReadInode(fs_, ino);
+    if (!in.ok() || !in->live || !IsReg(in->mode) || in->size < 4) return std::nullopt;
+    std::uint8_t b[4];
+    std::size_t got = 0;
+    ReadFileData(fs_, *in, [&](std::uint64_t off, const std::uint8_t* d, std::size_t n) {
+      for (std::size_t i = 0; i < n && off + i < 4; ++i) b[off + i] = d[i], ++got;
+      return off + n < 4;
+    });
+    if (got < 4) return std::nullopt;
+    return (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16) | (std::uint32_t(b[2]) << 8) | b[3];
   }
 
   void RehomeFiles() {
     std::vector<std::int32_t> files;
     for (auto r : c_.tree.lost)
-      if (c_.tree.nodes[r].parent < 0 && c_.tree.nodes[r].type == NodeType::kFile) files.push_back(r);
+      if (r >= 0 && c_.tree.nodes[r].parent < 0 && c_.tree.nodes[r].type == NodeType::kFile) files.push_back(r);
     if (files.empty()) return;
     RehomeMetadata(files);
     std::erase_if(files, [&](std::int32_t f) { return c_.tree.nodes[f].parent >= 0; });
     // GUID -> (folder node, uid) from every salvaged cyrus.index in the spool.
     std::unordered_map<std::string, std::pair<std::int32_t, std::uint32_t>> by_guid;
     for (const auto& [dir, mb] : mailboxes_) {
-      if (UnderLostRoot(dir)) continue;
+      if (!Placed(dir)) continue;
       std::int32_t idx = Child(dir, "cyrus.index");
       if (idx < 0) continue;
       bool damaged = false;
@@ -606,6 +1020,7 @@ class Builder {
   std::map<std::pair<std::int32_t, std::string>, std::int32_t> children_added_;
   std::map<std::int32_t, MailboxInfo> mailboxes_;
   std::unordered_map<std::uint32_t, std::int32_t> header_crc_;  // CRC32 of cyrus.header -> folder
+  std::unordered_map<std::uint32_t, std::int32_t> dir_by_ino_;  // directory inode -> node (walked dirs)
   std::int32_t spool_node_ = 0;
   std::int32_t config_node_ = -1;
 };

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string_view>
 
+#include <zlib.h>
+
 namespace mr::salvage {
 namespace {
 
@@ -116,6 +118,66 @@ Result<std::vector<IndexRecordKey>> ParseIndexGuids(std::span<const std::uint8_t
     if (key.uid != 0) out.push_back(key);
   }
   return out;
+}
+
+Result<IndexCacheRefs> ParseIndexCacheRefs(std::span<const std::uint8_t> d, std::size_t max) {
+  if (d.size() < 128) return Error{Code::kCorrupt, "cyrus.index: shorter than its header"};
+  const std::uint32_t minor = Be32(d.data() + 8), start = Be32(d.data() + 12), rec = Be32(d.data() + 16),
+                      num = Be32(d.data() + 20);
+  if (minor < 12 || minor > 17) return Error{Code::kCorrupt, "cyrus.index: unknown minor version"};
+  const std::uint32_t crc_at = minor == 12 ? 88 : minor <= 15 ? 96 : 104;
+  if (start < 128 || start > d.size() || rec < crc_at + 4 || rec > 4096)
+    return Error{Code::kCorrupt, "cyrus.index: bad start_offset/record_size"};
+  IndexCacheRefs out;
+  out.generation = Be32(d.data());
+  const std::uint64_t n = std::min<std::uint64_t>(num, (d.size() - start) / rec);
+  for (std::uint64_t k = 0; k < n && out.records.size() < max; ++k) {
+    const std::uint8_t* r = d.data() + start + k * rec;
+    if (Be32(r) == 0) continue;
+    std::uint64_t off = Be32(r + 24);
+    if (minor >= 16) off |= std::uint64_t(Be32(r + 56) >> 16) << 32;
+    if (off == 0) continue;
+    out.records.emplace_back(off, Be32(r + crc_at));
+  }
+  return out;
+}
+
+bool CacheMatchesIndex(std::span<const std::uint8_t> c, const IndexCacheRefs& refs) {
+  if (c.size() < 4 || refs.records.empty() || Be32(c.data()) != refs.generation) return false;
+  for (const auto& [off, crc] : refs.records) {
+    std::uint64_t at = off;
+    for (int item = 0; item < 10; ++item) {
+      if (at > c.size() || c.size() - at < 4) return false;
+      const std::uint64_t len = Be32(c.data() + at);
+      const std::uint64_t padded = (len + 3) & ~std::uint64_t{3};
+      if (padded > c.size() - at - 4) return false;
+      at += 4 + padded;
+    }
+    const auto got = static_cast<std::uint32_t>(
+        ::crc32(0L, c.data() + off, static_cast<uInt>(at - off)));
+    if (got != crc) return false;
+  }
+  return true;
+}
+
+std::size_t CountMailboxesDbRecords(std::span<const std::uint8_t> d) {
+  std::string_view s(reinterpret_cast<const char*>(d.data()), std::min<std::size_t>(d.size(), 4u << 20));
+  if (s.substr(0, kMagicStart.size()) == kMagicStart) return 0;  // a cyrus.header
+  constexpr std::string_view kTwoskip("\241\002\213\015twoskip file\0\0\0\0", 20);
+  constexpr std::string_view kSkiplist("\241\002\213\015skiplist file\0\0\0", 20);
+  if (s.substr(0, 20) != kTwoskip && s.substr(0, 20) != kSkiplist) {
+    // flat: the first line is `key TAB %(`
+    const size_t nl = s.find('\n');
+    const size_t tab = s.substr(0, nl).find('\t');
+    if (tab == std::string_view::npos || tab == 0 || s.substr(tab + 1, 2) != "%(") return 0;
+  }
+  std::size_t n = 0;
+  for (size_t p = s.find("%(T "); p != std::string_view::npos; p = s.find("%(T ", p + 4)) {
+    size_t i = p + 4;
+    while (i < s.size() && s[i] >= 'a' && s[i] <= 'z' && i - p < 16) ++i;
+    if (i + 3 <= s.size() && s[i] == ' ' && (s[i + 1] == 'I' || s[i + 1] == 'N') && s[i + 2] == ' ') ++n;
+  }
+  return n;
 }
 
 }  // namespace mr::salvage

@@ -34,4 +34,26 @@ struct IndexRecordKey {
 
 Result<std::vector<IndexRecordKey>> ParseIndexGuids(std::span<const std::uint8_t> data);
 
+// What a cyrus.index says about its cyrus.cache: the generation number the
+// cache file starts with, and (offset, CRC32) of up to `max` records' cache
+// entries (cache_offset and cache_crc by minor version 12-17). Records with
+// cache_offset 0 are skipped.
+struct IndexCacheRefs {
+  std::uint32_t generation = 0;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> records;
+};
+Result<IndexCacheRefs> ParseIndexCacheRefs(std::span<const std::uint8_t> data, std::size_t max = 32);
+
+// Whether `cache` is the cyrus.cache of the index `refs` came from: it starts
+// with the same generation and every listed record (10 items of u32 length +
+// data padded to 4) has the CRC32 the index recorded. False when no record
+// can be checked: a generation alone is no evidence.
+bool CacheMatchesIndex(std::span<const std::uint8_t> cache, const IndexCacheRefs& refs);
+
+// How many mailbox records (N/I values `%(T <type> I ...` / `%(T <type> N ...`)
+// the first bytes of a file hold when it is a mailboxes.db: twoskip or
+// skiplist (by magic) or flat (`key TAB %(...` lines); 0 for anything else
+// (a cyrus.header's dlist is not counted).
+std::size_t CountMailboxesDbRecords(std::span<const std::uint8_t> data);
+
 }  // namespace mr::salvage

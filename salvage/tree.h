@@ -70,7 +70,9 @@ struct Tree {
   NameArena names;
   std::vector<DirState> dirs;          // one per directory whose listing was read
   std::vector<std::int32_t> lost;      // roots found by the inode scan (files and dirs)
-  std::vector<std::uint32_t> lost_parent_hint;  // parallel to lost: ".." of a lost dir, or 0
+  // ".." of each directory walked as a root (the fs root and lost dirs), when
+  // its listing showed one: where a lost directory used to hang.
+  std::unordered_map<std::int32_t, std::uint32_t> root_dotdot;
 
   // Appends a node; returns its index. Names longer than 65535 bytes are cut
   // (ext2/3/4 names are at most 255).

@@ -175,6 +175,12 @@ void Walker::ReadDir(std::int32_t node, std::vector<std::int32_t>* subdirs) {
     }
   }
   st.end_child = static_cast<std::int32_t>(tree_->nodes.size());
+  if (tree_->nodes[node].parent < 0)
+    for (const auto& p : parsed)
+      if (p.dotdot != 0) {
+        tree_->root_dotdot[node] = p.dotdot;
+        break;
+      }
   tree_->SetDirIndex(node, static_cast<std::int32_t>(tree_->dirs.size()));
   tree_->dirs.push_back(std::move(st));
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <zlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,6 +93,48 @@ inline void StageMailbox(const std::string& spool, const std::string& id, const 
     WriteText(dir + "/" + std::to_string(i + 1) + ".", messages[i]);
   }
   WriteText(dir + "/cyrus.index", idx);
+}
+
+// A folder directory `dir` as Cyrus 3.6 writes it, as far as salvage looks: cyrus.header
+// (N and I), cyrus.index v17 (generation, header_file_crc = CRC32 of cyrus.header, per
+// message uid, cache_offset, GUID and cache_crc), cyrus.cache (the generation, then 10
+// items per message) and the message files 1., 2., ...
+inline void StageFolder(const std::string& dir, const std::string& id, const std::string& name,
+                        const std::vector<std::string>& messages, std::uint32_t generation = 7) {
+  const std::string header = kHeaderMagic + "%(T e N " + name + " I " + id + " A %(x lrs))\n";
+  auto crc = [](const std::string& s) {
+    return static_cast<std::uint32_t>(::crc32(0L, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
+  };
+  auto be = [](std::string& b, size_t off, std::uint32_t v) {
+    b[off] = static_cast<char>(v >> 24); b[off + 1] = static_cast<char>(v >> 16);
+    b[off + 2] = static_cast<char>(v >> 8); b[off + 3] = static_cast<char>(v);
+  };
+  std::string cache(4, '\0'), idx(160 + 112 * messages.size(), '\0');
+  be(cache, 0, generation);
+  be(idx, 0, generation); be(idx, 8, 17); be(idx, 12, 160); be(idx, 16, 112);
+  be(idx, 20, static_cast<std::uint32_t>(messages.size())); be(idx, 96, crc(header));
+  for (size_t i = 0; i < messages.size(); ++i) {
+    std::string rec;
+    for (int item = 0; item < 10; ++item) {
+      std::string data = "item " + std::to_string(item) + " of " + name + " message " + std::to_string(i + 1);
+      std::string len(4, '\0');
+      be(len, 0, static_cast<std::uint32_t>(data.size()));
+      data.resize((data.size() + 3) & ~size_t{3}, '\0');
+      rec += len + data;
+    }
+    const size_t r = 160 + 112 * i;
+    be(idx, r, static_cast<std::uint32_t>(i + 1));
+    be(idx, r + 24, static_cast<std::uint32_t>(cache.size()));
+    be(idx, r + 56, 11);
+    Digest d = Sha1Of(std::string_view(messages[i]));
+    std::memcpy(idx.data() + r + 60, d.data(), 20);
+    be(idx, r + 104, crc(rec));
+    cache += rec;
+    WriteText(dir + "/" + std::to_string(i + 1) + ".", messages[i]);
+  }
+  WriteText(dir + "/cyrus.header", header);
+  WriteText(dir + "/cyrus.index", idx);
+  WriteText(dir + "/cyrus.cache", cache);
 }
 
 inline std::string ReadText(const std::string& path) {
