@@ -69,6 +69,7 @@ class Builder {
     if (Status s = FindRoots(); !s.ok()) return s.error();
     RehomeDirs();
     RehomeFiles();
+    RelinkMessages();
     children_ = SpillArray<ChildEntry>();  // not needed any more: free them before the paths
     strays_ = {};
     children_added_ = {};
@@ -519,16 +520,33 @@ class Builder {
       std::string kind = ConfSubdirKind(r);
       if (!kind.empty()) kids_by_dotdot[dd->second].emplace_back(r, std::move(kind));
     }
-    // Lost files that are a mailboxes.db, most records first.
-    std::vector<std::pair<std::size_t, std::int32_t>> dbs;
+    // Lost files that are a mailboxes.db (by its records) or an annotations.db
+    // (keys naming mailboxes seen here), most records first.
+    std::set<std::string, std::less<>> known;
+    for (const auto& [dir, mb] : mailboxes_) {
+      if (!mb.uniqueid.empty()) known.insert(mb.uniqueid);
+      if (!mb.name.empty()) known.insert(mb.name);
+    }
+    std::vector<std::pair<std::size_t, std::int32_t>> dbs, annots;
     for (auto r : c_.tree.lost) {
       if (r < 0 || !IsLostRoot(r) || c_.tree.nodes[r].type != NodeType::kFile) continue;
+      // Only a twoskip/skiplist file or one whose first line is `key TAB %(` is read whole.
+      const auto head = ReadPrefix(c_.tree.nodes[r].ino, 4096);
+      if (head.size() < 20) continue;
+      if (!IsSkipDb(head)) {
+        const std::string_view h(reinterpret_cast<const char*>(head.data()), head.size());
+        const size_t tab = h.substr(0, h.find('\n')).find('\t');
+        if (tab == std::string_view::npos || h.substr(tab + 1, 2) != "%(") continue;
+      }
       bool damaged = false;
       auto data = ReadSmallFile(fs_, c_.tree.nodes[r].ino, kMetaCap, &damaged);
       if (!data.ok()) continue;
       if (std::size_t n = CountMailboxesDbRecords(*data); n > 0) dbs.emplace_back(n, r);
+      else if (std::size_t a = CountAnnotationsDbKeys(*data, known); a > 0) annots.emplace_back(a, r);
     }
-    std::sort(dbs.begin(), dbs.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    auto most = [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; };
+    std::sort(dbs.begin(), dbs.end(), most);
+    std::sort(annots.begin(), annots.end(), most);
     static const std::vector<std::pair<std::int32_t, std::string>> kNone;
     std::int32_t best = -1;
     int best_score = 0;
@@ -593,6 +611,14 @@ class Builder {
                          std::to_string(dbs.front().first) + " mailbox records): put back as the config directory's mailboxes.db";
       if (dbs.size() > 1) note += "; " + std::to_string(dbs.size() - 1) + " other lost mailboxes.db with fewer records left in lost+found";
       c_.damage.push_back({"rehome", note});
+    }
+    if (!annots.empty() && Child(config_node_, "annotations.db") < 0) {
+      const std::int32_t f = annots.front().second;
+      Reparent(f, config_node_, "annotations.db");
+      ++c_.rehomed_files;
+      c_.damage.push_back({"rehome", "lost file inode " + std::to_string(c_.tree.nodes[f].ino) +
+                                         " is an annotations.db (" + std::to_string(annots.front().first) +
+                                         " keys name mailboxes found here): put back as the config directory's annotations.db"});
     }
   }
 
@@ -773,17 +799,25 @@ class Builder {
     }
   }
 
+  // Up to the first `n` bytes of a live regular file (empty when unreadable).
+  std::vector<std::uint8_t> ReadPrefix(std::uint32_t ino, std::size_t n) const {
+    std::vector<std::uint8_t> out;
+    auto in = ReadInode(fs_, ino);
+    if (!in.ok() || !in->live || !IsReg(in->mode)) return out;
+    out.assign(std::min<std::uint64_t>(n, in->size), 0);
+    std::size_t got = 0;
+    ReadFileData(fs_, *in, [&](std::uint64_t off, const std::uint8_t* d, std::size_t len) {
+      for (std::size_t i = 0; i < len && off + i < out.size(); ++i) out[off + i] = d[i], ++got;
+      return off + len < out.size();
+    });
+    if (got < out.size()) out.clear();  // a hole or an unreadable start: nothing to judge by
+    return out;
+  }
+
   // The first 4 bytes of a file, big-endian (a cyrus.cache's generation).
   std::optional<std::uint32_t> ReadHead(std::uint32_t ino) const {
-    auto in = ReadInode(fs_, ino);
-    if (!in.ok() || !in->live || !IsReg(in->mode) || in->size < 4) return std::nullopt;
-    std::uint8_t b[4];
-    std::size_t got = 0;
-    ReadFileData(fs_, *in, [&](std::uint64_t off, const std::uint8_t* d, std::size_t n) {
-      for (std::size_t i = 0; i < n && off + i < 4; ++i) b[off + i] = d[i], ++got;
-      return off + n < 4;
-    });
-    if (got < 4) return std::nullopt;
+    const auto b = ReadPrefix(ino, 4);
+    if (b.size() < 4) return std::nullopt;
     return (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16) | (std::uint32_t(b[2]) << 8) | b[3];
   }
 
@@ -825,6 +859,88 @@ class Builder {
       c_.damage.push_back({"rehome", "lost file inode " + std::to_string(c_.tree.nodes[f].ino) +
                                          " matched a GUID in " + c_.tree.PathOf(dir) +
                                          "/cyrus.index: put back as " + name});
+    }
+  }
+
+  // A message file whose name was in a lost directory block but whose inode
+  // is reached by another name (singleinstancestore hard links: one inode in
+  // several folders) is not lost, so the steps above never see it. For each
+  // folder whose listing is incomplete, each uid its cyrus.index lists without
+  // a <uid>. file is looked up by GUID in the other folders' indexes; a file
+  // found there is linked in as <uid>. when its inode has more links than
+  // names found and its SHA1 is that GUID.
+  void RelinkMessages() {
+    bool any = false;  // a placed folder with an incomplete listing: else nothing to do
+    for (const auto& [dir, mb] : mailboxes_) {
+      const std::int32_t di = c_.tree.DirIndex(dir);
+      if (di >= 0 && !c_.tree.dirs[di].complete && Placed(dir)) { any = true; break; }
+    }
+    if (!any) return;
+    struct Want { std::int32_t dir; std::uint32_t uid; std::string guid; };
+    std::vector<Want> want;
+    std::vector<std::pair<std::int32_t, std::vector<IndexRecordKey>>> indexes;
+    for (const auto& [dir, mb] : mailboxes_) {
+      if (!Placed(dir)) continue;
+      const std::int32_t idx = Child(dir, "cyrus.index");
+      if (idx < 0) continue;
+      bool damaged = false;
+      auto data = ReadSmallFile(fs_, c_.tree.nodes[idx].ino, kMetaCap, &damaged);
+      if (!data.ok()) continue;
+      auto recs = ParseIndexGuids(*data);
+      if (!recs.ok()) continue;
+      const std::int32_t di = c_.tree.DirIndex(dir);
+      if (di >= 0 && !c_.tree.dirs[di].complete)
+        for (const auto& r : *recs)
+          if (Child(dir, std::to_string(r.uid) + ".") < 0)
+            want.push_back({dir, r.uid, std::string(reinterpret_cast<const char*>(r.guid.data()), 20)});
+      indexes.emplace_back(dir, std::move(*recs));
+    }
+    if (want.empty()) return;
+    std::unordered_map<std::string, std::vector<std::int32_t>> wanted;  // GUID -> indexes into want
+    for (std::size_t i = 0; i < want.size(); ++i) wanted[want[i].guid].push_back(static_cast<std::int32_t>(i));
+    // Candidate files: <uid>. of another folder whose index gives it a wanted GUID.
+    std::vector<std::pair<std::int32_t, std::int32_t>> cand;  // (want index, file node)
+    for (const auto& [dir, recs] : indexes)
+      for (const auto& r : recs) {
+        auto it = wanted.find(std::string(reinterpret_cast<const char*>(r.guid.data()), 20));
+        if (it == wanted.end()) continue;
+        const std::int32_t f = Child(dir, std::to_string(r.uid) + ".");
+        if (f < 0 || c_.tree.nodes[f].type != NodeType::kFile) continue;
+        for (auto w : it->second)
+          if (want[w].dir != dir) cand.emplace_back(w, f);
+      }
+    if (cand.empty()) return;
+    std::unordered_map<std::uint32_t, std::uint32_t> names;  // inode -> names found
+    for (const auto& [w, f] : cand) names[c_.tree.nodes[f].ino] = 0;
+    for (std::size_t k = 0; k < c_.tree.nodes.size(); ++k) {
+      c_.Tick();
+      const Node& n = c_.tree.nodes[k];
+      if (n.type != NodeType::kFile) continue;
+      if (auto it = names.find(n.ino); it != names.end()) ++it->second;
+    }
+    std::vector<bool> done(want.size(), false);
+    for (const auto& [w, f] : cand) {
+      if (done[w]) continue;
+      const Want& x = want[w];
+      const std::uint32_t ino = c_.tree.nodes[f].ino;
+      auto in = ReadInode(fs_, ino);
+      if (!in.ok() || !in->live || in->links <= names[ino]) continue;
+      bool damaged = false;
+      auto data = ReadSmallFile(fs_, ino, kLostHashCap, &damaged);
+      if (!data.ok() || damaged) continue;
+      Digest d = Sha1Of(std::span<const std::uint8_t>(*data));
+      if (std::string(reinterpret_cast<const char*>(d.data()), 20) != x.guid) continue;
+      const std::string name = std::to_string(x.uid) + ".";
+      if (Child(x.dir, name) >= 0) continue;
+      const std::int32_t k = c_.tree.Add(ino, x.dir, NodeType::kFile, false, name);
+      children_added_[std::make_pair(x.dir, name)] = k;
+      ++names[ino];
+      done[w] = true;
+      ++c_.rehomed_files;
+      c_.damage.push_back({"rehome", c_.tree.PathOf(x.dir) + "/" + name + ": its name was in a lost directory block; "
+                                     "linked to inode " + std::to_string(ino) + " (" + c_.tree.PathOf(f) +
+                                     "), which has " + std::to_string(in->links) + " links but fewer names found and "
+                                     "whose SHA1 is the GUID the folder's cyrus.index gives uid " + std::to_string(x.uid)});
     }
   }
 

@@ -160,12 +160,17 @@ bool CacheMatchesIndex(std::span<const std::uint8_t> c, const IndexCacheRefs& re
   return true;
 }
 
+bool IsSkipDb(std::span<const std::uint8_t> d) {
+  constexpr std::string_view kTwoskip("\241\002\213\015twoskip file\0\0\0\0", 20);
+  constexpr std::string_view kSkiplist("\241\002\213\015skiplist file\0\0\0", 20);
+  std::string_view s(reinterpret_cast<const char*>(d.data()), std::min<std::size_t>(d.size(), 20));
+  return s == kTwoskip || s == kSkiplist;
+}
+
 std::size_t CountMailboxesDbRecords(std::span<const std::uint8_t> d) {
   std::string_view s(reinterpret_cast<const char*>(d.data()), std::min<std::size_t>(d.size(), 4u << 20));
   if (s.substr(0, kMagicStart.size()) == kMagicStart) return 0;  // a cyrus.header
-  constexpr std::string_view kTwoskip("\241\002\213\015twoskip file\0\0\0\0", 20);
-  constexpr std::string_view kSkiplist("\241\002\213\015skiplist file\0\0\0", 20);
-  if (s.substr(0, 20) != kTwoskip && s.substr(0, 20) != kSkiplist) {
+  if (!IsSkipDb(d)) {
     // flat: the first line is `key TAB %(`
     const size_t nl = s.find('\n');
     const size_t tab = s.substr(0, nl).find('\t');
@@ -176,6 +181,20 @@ std::size_t CountMailboxesDbRecords(std::span<const std::uint8_t> d) {
     size_t i = p + 4;
     while (i < s.size() && s[i] >= 'a' && s[i] <= 'z' && i - p < 16) ++i;
     if (i + 3 <= s.size() && s[i] == ' ' && (s[i + 1] == 'I' || s[i + 1] == 'N') && s[i + 2] == ' ') ++n;
+  }
+  return n;
+}
+
+std::size_t CountAnnotationsDbKeys(std::span<const std::uint8_t> d,
+                                   const std::set<std::string, std::less<>>& known) {
+  if (!IsSkipDb(d)) return 0;
+  std::string_view s(reinterpret_cast<const char*>(d.data()), std::min<std::size_t>(d.size(), 4u << 20));
+  constexpr std::string_view kSep("\0/", 2);
+  std::size_t n = 0;
+  for (size_t p = s.find(kSep); p != std::string_view::npos; p = s.find(kSep, p + 2)) {
+    size_t b = p;
+    while (b > 0 && p - b < 256 && static_cast<unsigned char>(s[b - 1]) >= 0x20 && s[b - 1] != 0x7f) --b;
+    if (b < p && known.count(s.substr(b, p - b))) ++n;
   }
   return n;
 }

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,5 +56,15 @@ bool CacheMatchesIndex(std::span<const std::uint8_t> cache, const IndexCacheRefs
 // skiplist (by magic) or flat (`key TAB %(...` lines); 0 for anything else
 // (a cyrus.header's dlist is not counted).
 std::size_t CountMailboxesDbRecords(std::span<const std::uint8_t> data);
+
+// How many keys of a twoskip/skiplist file are mailbox annotations
+// (`<mailbox> NUL /<entry> NUL <userid>`, annotations.db) whose mailbox part
+// `known` accepts (a uniqueid or name salvage has seen); 0 when the file is
+// not twoskip/skiplist.
+std::size_t CountAnnotationsDbKeys(std::span<const std::uint8_t> data,
+                                   const std::set<std::string, std::less<>>& known);
+
+// Whether the file starts with the twoskip or skiplist magic.
+bool IsSkipDb(std::span<const std::uint8_t> data);
 
 }  // namespace mr::salvage

@@ -65,6 +65,17 @@ CASES = {
     "rescue-vdomain-uuid": ("vdomain-uuid", None, [], True),
     "rescue-vdomain-legacy": ("vdomain-legacy", None, [], True),
     "vdomain-legacy-unlink-folder": ("vdomain-legacy", ["unlink_folder.sh"], [], True),
+    # The tree above or around the spool damaged: /var's one directory block (spool and
+    # config dir both lost directories: layout, partition root and config dir found in the
+    # lost trees), a small legacy folder's only directory block (its header, index, cache
+    # and messages put back by what they say), the config directory's inode cleared (its
+    # mailboxes.db, annotations.db, user/ and quota/ recognised and made DIR/conf).
+    "var-dir-garbage": ("small-uuid", ["dir_garbage.sh", "/var"], [], True),
+    "legacy-var-dir-garbage": ("small-legacy", ["dir_garbage.sh", "/var"], [], True),
+    "legacy-folder-dir-garbage": ("small-legacy", ["dir_garbage.sh", "/var/spool/cyrus/mail/a/user/alice/Sent"],
+                                  [], True),
+    "conf-dir-kill": ("small-uuid", ["conf_dir_kill.sh"], [], True),
+    "legacy-conf-dir-kill": ("small-legacy", ["conf_dir_kill.sh"], [], True),
 }
 
 

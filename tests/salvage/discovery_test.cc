@@ -26,10 +26,19 @@ std::string FlatMailboxesDb() {
          "Nuser\x1f" "bob\t%(T e I bb2222 P default V 1 C 1 F 1 M 1 A %(bob lrs))\n";
 }
 
+// A twoskip annotations.db with one key naming alice's INBOX by uniqueid (the magic and
+// a key are all salvage looks at).
+std::string AnnotationsDb() {
+  std::string s("\241\002\213\015twoskip file\0\0\0\0", 20);
+  s += std::string(44, '\0');
+  s += std::string("aa1111\0/comment\0\0", 17) + "alice inbox note";
+  return s;
+}
+
 // The config directory as Cyrus keeps it (legacy per-user files, quota, runtime dirs).
 void StageConf(const std::string& conf, bool with_db = true) {
   if (with_db) WriteText(conf + "/mailboxes.db", FlatMailboxesDb());
-  WriteText(conf + "/annotations.db", "annotations");
+  WriteText(conf + "/annotations.db", AnnotationsDb());
   WriteText(conf + "/user/a/alice.sub", "user.alice.Sent\t\n");
   WriteText(conf + "/user/b/bob.seen", "seen state\n");
   WriteText(conf + "/quota/a/user.alice", "%(S %(STORAGE 10))\n");
@@ -126,6 +135,7 @@ TEST(SalvageDiscovery, ClearedConfigDirectoryIsRebuiltFromItsLostPieces) {
   StageMailbox(t / kSpool, "aa1111", "user.alice", {"alice one\r\n"});
   StageMailbox(t / kSpool, "bb2222", "user.bob", {"bob one\r\n"});
   StageConf(t / kConf);
+  WriteText(t / (kConf + "/mystery"), "mystery");
   MakeImage(t / "stage", t / "img", "16M");
   ASSERT_EQ(Debugfs(t / "img", "clri /var/lib/cyrus", true).rc, 0);
   ASSERT_EQ(Debugfs(t / "img", "unlink /var/lib/cyrus", true).rc, 0);
@@ -139,9 +149,10 @@ TEST(SalvageDiscovery, ClearedConfigDirectoryIsRebuiltFromItsLostPieces) {
   EXPECT_EQ(ReadText(t / "out/conf/user/a/alice.sub"), "user.alice.Sent\t\n");
   EXPECT_EQ(ReadText(t / "out/conf/quota/a/user.alice"), "%(S %(STORAGE 10))\n");
   EXPECT_EQ(ReadText(t / "out/spool/uuid/a/a/aa1111/1."), "alice one\r\n");
+  EXPECT_EQ(ReadText(t / "out/conf/annotations.db"), AnnotationsDb());
   EXPECT_NE(Notes(m).find("is a mailboxes.db"), std::string::npos) << Notes(m);
-  // What cannot be told (annotations.db, proc/, socket/) stays in lost+found with a note.
-  EXPECT_EQ(LostFoundContents(t / "out").count("annotations"), 1u);
+  // What cannot be told (proc/, socket/, an unknown file) stays in lost+found with a note.
+  EXPECT_EQ(LostFoundContents(t / "out").count("mystery"), 1u);
 }
 
 // F6: only the file is left: a lost mailboxes.db with no config directory to join
@@ -210,6 +221,35 @@ TEST(SalvageDiscovery, LegacyFolderWithGarbledDirectoryBlockGetsItsFilesBack) {
   EXPECT_EQ(m["totals"]["lost_found"], 1) << m["lost_found"].dump();
   EXPECT_EQ(LostFoundContents(t / "out").count("a file nothing names"), 1u);
   EXPECT_NE(Notes(m).find("lost cyrus.cache inode"), std::string::npos) << Notes(m);
+}
+
+// F5: a message hard-linked into the garbled folder from another one (single-instance
+// store) is not a lost inode (its other name reaches it): its inode has more links than
+// names found and its SHA1 is the GUID the folder's index gives the uid, so it is linked
+// back under that uid.
+TEST(SalvageDiscovery, HardLinkedMessageOfAGarbledFolderIsLinkedBack) {
+  TempDir t;
+  StageLegacySpool(t / kSpool);
+  const std::string archive = t / (kSpool + "/a/user/alice/Archive");
+  StageFolder(archive, "ar4444", "user.alice.Archive", {"arch one\r\n", "alice one\r\n"});
+  fs::remove(archive + "/2.");
+  fs::create_hard_link(t / (kSpool + "/a/user/alice/1."), archive + "/2.");
+  StageConf(t / kConf);
+  MakeImage(t / "stage", t / "img", "16M");
+  ASSERT_EQ(Debugfs(t / "img", "zap_block -f /var/spool/cyrus/mail/a/user/alice/Archive -p 0xa5 0", true).rc, 0);
+  const std::string before = Sha256(t / "img");
+  auto r = Salvage(t / "img", t / "out");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_EQ(Sha256(t / "img"), before);
+  auto m = Manifest(t / "out");
+  const std::string out = t / "out/spool/a/user/alice/Archive/";
+  EXPECT_EQ(ReadText(out + "1."), "arch one\r\n") << Notes(m);
+  EXPECT_EQ(ReadText(out + "2."), "alice one\r\n") << Notes(m);
+  struct stat a {}, b {};
+  ASSERT_EQ(::stat((out + "2.").c_str(), &a), 0);
+  ASSERT_EQ(::stat((t / "out/spool/a/user/alice/1.").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);  // still one file
+  EXPECT_EQ(m["totals"]["lost_found"], 0) << m["lost_found"].dump();
 }
 
 // F5: the folder's directory inode itself cleared too (nothing but its files left): the
