@@ -45,10 +45,16 @@ constexpr std::array kTable = {
     ReasonInfo{Reason::kFolderRenamed, "folder_renamed", S::kInfo, "folder renamed since the backup: merged under its new name"},
     ReasonInfo{Reason::kFolderDeletedInSalvage, "folder_deleted_in_salvage", S::kInfo,
                "the salvaged mailboxes.db marks the folder deleted"},
+    ReasonInfo{Reason::kFolderLost, "folder_lost", S::kLost,
+               "the salvaged mailboxes.db names this folder, but salvage found nothing of it and the backup "
+               "has no copy: whatever mail it held is lost (written empty)"},
     ReasonInfo{Reason::kUserMerged, "user_merged", S::kInfo, "user on both sides: merged"},
     ReasonInfo{Reason::kUserBackupOnly, "user_backup_only", S::kAttention,
                "backup only: changes since the backup are lost"},
     ReasonInfo{Reason::kUserSalvageOnly, "user_salvage_only", S::kInfo, "user only in the salvaged store: taken"},
+    ReasonInfo{Reason::kUserLost, "user_lost", S::kLost,
+               "nothing of this user was salvaged and the backup has none of it: every folder the salvaged "
+               "mailboxes.db names is written empty, their mail is lost"},
 };
 
 constexpr bool TableInOrder() {

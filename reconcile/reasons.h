@@ -43,10 +43,12 @@ enum class Reason : std::uint8_t {
   kFolderRecreated,          // uidvalidity/uniqueid differ: S is the folder
   kFolderRenamed,            // same uniqueid, other name: S's name wins
   kFolderDeletedInSalvage,   // S's db holds a deleted tombstone for it
+  kFolderLost,               // only S's db names it: nothing of it salvaged, no B copy
   // users
   kUserMerged,
   kUserBackupOnly,
   kUserSalvageOnly,
+  kUserLost,                 // every folder kFolderLost: nothing of the user recovered
 };
 
 struct ReasonInfo {

@@ -249,6 +249,9 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
       if (bi) bi->mailbox_annotations = view_.MailboxAnnotations(Side::kBackup, InventoryUniqueid(*bi, p.b->uniqueid));
     }
     FolderPlan plan = PlanFolder(p, si ? &*si : nullptr, bi ? &*bi : nullptr);
+    // The salvaged db names a folder whose directory salvage did not find and
+    // the backup has no copy of: written empty, and what it held is lost.
+    if (p.emit && p.s && !p.b && si && !si->dir_exists && plan.messages.empty()) plan.reason = Reason::kFolderLost;
     if (!p.emit && p.b) {
       // Deleted since the backup: count what the backup folder held.
       auto h = ReadFile(opts_.paths.backup_spool + "/" + p.b->rel_dir + "/cyrus.index");
@@ -270,9 +273,6 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
     fo.not_merged = plan.not_merged;
     out.status = Worse(out.status, Info(plan.reason).severity);
     if (!plan.unrecoverable.empty()) out.status = Worse(out.status, Severity::kLost);
-    // The salvaged db names a folder whose directory salvage did not find and
-    // the backup has no copy of: written empty, an operator must look.
-    if (p.emit && p.s && !p.b && si && !si->dir_exists) out.status = Worse(out.status, Severity::kAttention);
     if (!plan.not_merged.empty()) out.status = Worse(out.status, Severity::kAttention);
     if (fo.folder == "INBOX") {
       if (p.s) s_inbox_id = p.s->uniqueid;
@@ -347,6 +347,11 @@ Result<UserOutcome> Reconciler::ReconcileUser(const std::string& user, bool dry_
         if (fo.name == p.b->name && fo.apply.set_aside.empty()) fo.apply.set_aside = *moved;
     }
   }
+  // Nothing of the user was found anywhere, only the salvaged db's word that
+  // it exists: the user is lost, not merely new.
+  if (!out.folders.empty() && std::all_of(out.folders.begin(), out.folders.end(),
+                                          [](const FolderOutcome& f) { return f.reason == Reason::kFolderLost; }))
+    out.reason = Reason::kUserLost;
   for (auto& e : view_.Intermediates(user)) {
     bool clash = std::any_of(out.entries.begin(), out.entries.end(), [&](const auto& x) { return x.name == e.name; });
     if (!clash) out.entries.push_back(e);

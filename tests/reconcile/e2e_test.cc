@@ -416,6 +416,43 @@ TEST_P(ReconcileDamageE2E, FolderMissingFromSalvageIsDroppedOnlyWithEvidence) {
   EXPECT_EQ(Truth(tmp_ + "/out/spool", tmp_ + "/out/conf", ""), 0) << File("compare.txt");
 }
 
+// A user new since the backup: only the salvaged db still names its folders
+// (their directories are gone). It is reported, and as lost, with every
+// folder the db names (SPEC: losses are reported, a user only in S is taken
+// from S); a folder of it that is gone while others remain is lost too.
+TEST_P(ReconcileDamageE2E, UserOnlyTheSalvagedDbNamesIsReportedLost) {
+  const std::string sent = SalvDir("newbie", "INBOX.Sent");
+  ASSERT_EQ(Sh("rm -rf " + Q(sent)), 0);
+  EXPECT_EQ(Reconcile(""), 1);
+  auto rep = ReadJson(tmp_ + "/report.json");
+  const nlohmann::json* newbie = nullptr;
+  for (const auto& u : rep["users"])
+    if (u["user"] == "newbie") newbie = &u;
+  ASSERT_NE(newbie, nullptr) << rep.dump();
+  EXPECT_EQ((*newbie)["status"], "lost");
+  EXPECT_EQ((*newbie)["reason"], "user_salvage_only");
+  ASSERT_NE(Folder(rep, "newbie", "INBOX.Sent"), nullptr);
+  EXPECT_EQ((*Folder(rep, "newbie", "INBOX.Sent"))["reason"], "folder_lost");
+  EXPECT_EQ((*Folder(rep, "newbie", "INBOX"))["reason"], "folder_new_since_backup");
+
+  ASSERT_EQ(Sh("rm -rf " + Q(SalvDir("newbie", "INBOX")) + " " + Q(tmp_ + "/out")), 0);
+  EXPECT_EQ(Reconcile(""), 1);
+  rep = ReadJson(tmp_ + "/report.json");
+  newbie = nullptr;
+  for (const auto& u : rep["users"])
+    if (u["user"] == "newbie") newbie = &u;
+  ASSERT_NE(newbie, nullptr) << rep.dump();
+  EXPECT_EQ((*newbie)["status"], "lost");
+  EXPECT_EQ((*newbie)["reason"], "user_lost");
+  ASSERT_EQ((*newbie)["folders"].size(), 2u);
+  for (const auto& f : (*newbie)["folders"]) {
+    EXPECT_EQ(f["reason"], "folder_lost") << f.dump();
+    EXPECT_TRUE(f["emitted"].get<bool>());  // written empty: the user can log in and receive mail
+    EXPECT_EQ(f["kept"], 0);
+  }
+  EXPECT_EQ(Check(tmp_ + "/out/spool", tmp_ + "/out/conf"), 0) << File("check.txt");
+}
+
 TEST_P(ReconcileDamageE2E, SharedFolderMissingFromSalvageKeptUntilTheRestGroupIsDone) {
   // shared.retired without its tombstone in the salvaged db: only its
   // absence from a readable tree says it was deleted.
