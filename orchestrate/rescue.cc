@@ -21,6 +21,7 @@
 #include "common/fsutil.h"
 #include "common/parallel.h"
 #include "orchestrate/announce.h"
+#include "orchestrate/attribute.h"
 #include "orchestrate/html_report.h"
 #include "orchestrate/run_state.h"
 #include "orchestrate/target_lock.h"
@@ -135,17 +136,6 @@ void NoteExtracted(Run& run, const std::string& user, const salvage::ExtractDelt
   }
 }
 
-// The salvaged mailboxes.db (extracted with the config group) names a live
-// shared mailbox. Unreadable: false (the backups still name theirs).
-bool SalvagedDbHasShared(const std::string& salvage_dir) {
-  std::vector<std::string> problems;
-  auto entries = cyrus::ReadMailboxesDb(salvage_dir + "/conf/mailboxes.db", &problems);
-  if (!entries) return false;
-  for (const auto& e : *entries)
-    if (UnitOf(e.name) == kSharedUnit && e.mbtype.find_first_of("dir") == std::string::npos) return true;
-  return false;
-}
-
 bool IsFolderDir(const std::string& abs) {
   struct stat st {};
   return ::stat((abs + "/cyrus.header").c_str(), &st) == 0 || ::stat((abs + "/cyrus.index").c_str(), &st) == 0;
@@ -196,6 +186,9 @@ struct Staged {
   std::string status;
 };
 
+// Detail key (run state only): the user's reconcile saw the rest group extracted.
+constexpr const char* kRestSeen = "rest_seen";
+
 enum class Stage {
   kStaged,    // in the batch
   kFinished,  // nothing more this run (dry run, a failed reconcile, announced)
@@ -244,6 +237,11 @@ Stage StageUser(Run& run, const RescueTarget& t, const std::string& user, std::v
         return Stage::kStopped;
       }
     }
+    bool rest_seen;
+    {
+      std::lock_guard<std::mutex> g(run.salvage_mu);
+      rest_seen = run.manifest.rest_done;
+    }
     auto view = ViewFor(run, t, ro, user);
     if (!view) {
       run.RunError("reconcile of " + user + ": " + view.error().message);
@@ -270,6 +268,9 @@ Stage StageUser(Run& run, const RescueTarget& t, const std::string& user, std::v
       if (!f.uniqueid.empty()) sg.wrote_dirs->push_back(MailboxRelDir(f.name, f.uniqueid, CyrusLayout::kUuid, true));
     sg.detail = reconcile::UserReportJson(*uo);
     sg.detail["target"] = t.name;
+    // Whether the rest group was out when this reconcile looked (kRestSeen;
+    // not in the report): else a folder it brings may still be this user's.
+    if (rest_seen) sg.detail[kRestSeen] = true;
     sg.status = SeverityStatus(uo->status);
     if (run.opts.dry_run) {
       sg.detail["phase"] = "planned";
@@ -390,6 +391,42 @@ bool FlushBatch(Run& run, const RescueTarget& t, std::vector<Staged>& batch, std
     finished->push_back(sg.user);
   }
   return true;
+}
+
+// The folder directories the rest group brought (extracted_dirs from
+// `from` on), by the unit reconcile attributes them to.
+std::map<std::string, std::vector<std::string>> LateFolders(Run& run, std::size_t from) {
+  std::shared_ptr<const reconcile::StoreDbs> dbs;  // the salvaged side is the same for every target
+  for (const auto& [name, c] : run.caches)
+    if (c.dbs) dbs = c.dbs;
+  if (!dbs) return {};  // nobody reconciled yet: nobody to do again
+  reconcile::FolderIndex late;
+  {
+    std::lock_guard<std::mutex> g(run.salvage_mu);
+    const std::string spool = run.salvage_dir + "/spool/";
+    for (std::size_t i = from; i < run.extracted_dirs.size(); ++i)
+      if (IsFolderDir(spool + run.extracted_dirs[i])) late.Add(*dbs, run.extracted_dirs[i]);
+  }
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& [u, folders] : late.All())
+    for (const auto& f : folders) out[u].push_back(f.rel_dir);
+  return out;
+}
+
+// The user was reconciled (this run or an earlier one, or planned in a dry
+// run) before the rest group was out.
+bool NeedsRestForFolders(Run& run, const std::string& user) {
+  json d;
+  if (run.opts.dry_run) {
+    auto m = run.state->GetMeta("dryrun:" + user);
+    if (!m) return true;
+    d = json::parse(*m, nullptr, false);
+  } else {
+    auto st = run.state->Get(user);
+    if (!st || st->phase < Phase::kReconciled) return true;
+    d = json::parse(st->detail, nullptr, false);
+  }
+  return !(d.is_object() && d.value(kRestSeen, false));
 }
 
 // One target's users, in queue order. Users are staged one at a time and
@@ -614,6 +651,16 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
     if (!m) return m.error();
     run.manifest = std::move(*m);
   }
+  // A folder whose cyrus.header does not name its user (garbage, or another
+  // user than the db says) but whose uuid directory the salvaged db, or whose
+  // legacy path, does: extracted with that user, as reconcile will look for it
+  // there (orchestrate/attribute.h), not with the rest after the user is back.
+  const SalvagedDb sdb = ReadSalvagedDb(run.salvage_dir + "/conf/mailboxes.db");
+  if (auto moves = FolderMoves(sdb, run.salvager->FolderDirs()); !moves.empty()) {
+    if (auto s = run.salvager->AssignFolders(moves); !s) return s.error();
+    run.Log("rescue: folder directories extracted with the user the salvaged mailboxes.db or their path "
+            "names, not their cyrus.header: " + std::to_string(moves.size()));
+  }
 
   // 2. Users and their targets.
   std::map<std::string, std::string> target_of;
@@ -629,8 +676,10 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
   }
   std::vector<std::string> sorted_targets(names.begin(), names.end());
   std::vector<std::string> placed;
-  std::vector<std::string> salvaged_units = run.salvager->Users();
-  if (SalvagedDbHasShared(run.salvage_dir)) salvaged_units.push_back(std::string(kSharedUnit));
+  // Every unit salvage found files of, and every one the salvaged db lists: a
+  // user whose folders were all destroyed is still reported (what is lost).
+  std::set<std::string> salvaged_units(sdb.units.begin(), sdb.units.end());
+  for (auto& u : run.salvager->Users()) salvaged_units.insert(std::move(u));
   for (const auto& u : salvaged_units) {
     if (target_of.count(u)) continue;
     target_of[u] = sorted_targets[StableUserHash(u) % sorted_targets.size()];
@@ -681,12 +730,62 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
 
   // 4. Whatever is left of the source (shared folders, lost+found) once all
   // users are out; then the shared unit, whose folders only that extracted.
+  std::size_t rest_from = 0;  // extracted_dirs from here on came with the rest group
   if (!StopRequested() && run.run_errors.empty()) {
     std::lock_guard<std::mutex> g(run.salvage_mu);
+    rest_from = run.extracted_dirs.size();
     salvage::ExtractDelta delta;
     if (auto s = run.salvager->ExtractRest(nullptr, &delta); !s) run.RunError("salvage: " + s.message());
     else NoteExtracted(run, std::string(kSharedUnit), delta);
     if (auto s = run.salvager->WriteManifest(); !s) run.RunError("salvage manifest: " + s.message());
+  }
+  // A user's folder that still came only with the rest group (nothing named
+  // its user before): the user was reconciled without it, so it is reconciled,
+  // verified and announced again with it (a user nobody knew of is placed
+  // and done like any other), never left reported complete without it.
+  if (!StopRequested() && run.run_errors.empty()) {
+    std::map<std::string, std::vector<std::string>> again;  // target -> users
+    for (const auto& [u, dirs] : LateFolders(run, rest_from)) {
+      if (u == kSharedUnit || (only && !only->count(u)) || !InShard(u, shard)) continue;
+      if (!target_of.count(u)) {
+        target_of[u] = sorted_targets[StableUserHash(u) % sorted_targets.size()];
+        placed.push_back(u);
+        this_run.insert(u);
+      } else if (!NeedsRestForFolders(run, u)) {
+        continue;
+      }
+      std::string target = target_of[u];
+      if (!opts.dry_run) {
+        if (auto s = run.state->Enqueue(u, target); !s) {
+          run.RunError(s.message());
+          break;
+        }
+        if (auto cur = run.state->Get(u)) target = cur->target;
+        if (auto s = run.state->SetPhase(u, Phase::kSalvaged); !s) {
+          run.RunError(s.message());
+          break;
+        }
+      }
+      std::string list;
+      for (const auto& d : dirs) list += (list.empty() ? "" : ", ") + d;
+      run.Log("rescue: " + u + " (" + target + "): folder(s) " + list +
+              " came only with the rest of the image; reconciling the user again");
+      run.events.Emit("user_requeued", {{"user", u}, {"target", target}, {"folders", dirs}});
+      again[target].push_back(u);
+    }
+    for (const auto& [target, users] : again) {
+      auto it = run.target_by_name.find(target);
+      if (it == run.target_by_name.end()) {
+        run.RunError("users " + users.front() + "...: target " + target + " is not given in this run");
+        continue;
+      }
+      std::size_t next = 0;
+      auto hand = [&]() -> std::optional<std::string> {
+        if (next >= users.size()) return std::nullopt;
+        return users[next++];
+      };
+      InArena(threads, [&] { RunTarget(run, *it->second, hand); });
+    }
   }
   if (shared_target && !StopRequested() && run.run_errors.empty()) {
     auto it = run.target_by_name.find(*shared_target);
@@ -729,6 +828,7 @@ Result<RescueOutcome> RunRescue(const RescueOptions& opts) {
       }
     }
     if (d.is_discarded() || !d.is_object()) d = json::object();
+    d.erase(kRestSeen);
     d["user"] = u;
     d["target"] = target;
     d["phase"] = phase;

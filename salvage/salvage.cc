@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include "common/cyrus_layout.h"
 #include "common/fsutil.h"
@@ -215,6 +216,107 @@ Status Salvager::ExtractGroupOnce(std::int32_t group, ProgressSink* progress, Ex
     return WriteManifest();
   }
   return {};
+}
+
+SpillArray<std::int32_t> Salvager::GroupOfNodes() const {
+  SpillArray<std::int32_t> group(cat_.space);
+  group.resize(cat_.tree.nodes.size(), kGroupNone);
+  for (std::size_t g = 0; g < cat_.group_names.size(); ++g)
+    for (auto node : cat_.Members(static_cast<std::int32_t>(g))) {
+      group[static_cast<std::size_t>(node)] = static_cast<std::int32_t>(g);
+      cat_.Tick();
+    }
+  return group;
+}
+
+std::vector<FolderDirGroup> Salvager::FolderDirs() const {
+  std::vector<FolderDirGroup> out;
+  if (!scanned_) return out;
+  const auto group = GroupOfNodes();
+  std::int32_t last = -1;
+  for (std::int32_t i = 0; i < static_cast<std::int32_t>(cat_.tree.nodes.size()); ++i) {
+    cat_.Tick();
+    const Node& n = cat_.tree.nodes[i];
+    if (n.type != NodeType::kFile || n.parent < 0 || n.parent == last) continue;
+    const std::string_view name = cat_.tree.Name(i);
+    if (name != "cyrus.header" && name != "cyrus.index") continue;
+    const std::int32_t g = group[static_cast<std::size_t>(n.parent)];
+    if (!cat_.Extracted(n.parent) || (g != kGroupRest && g < kFirstUserGroup)) continue;
+    std::string path = cat_.OutPath(n.parent);
+    if (path.rfind("spool/", 0) != 0) continue;  // lost+found: no folder of the spool
+    last = n.parent;
+    out.push_back({n.parent, std::move(path), g == kGroupRest ? std::string() : cat_.group_names[g]});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  out.erase(std::unique(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.node == b.node; }),
+            out.end());
+  return out;
+}
+
+Status Salvager::AssignFolders(const std::vector<std::pair<std::int32_t, std::string>>& moves) {
+  if (!scanned_) return Error{Code::kInternal, "salvage: AssignFolders before Scan"};
+  if (moves.empty()) return {};
+  auto group = GroupOfNodes();
+  auto group_of_user = [&](const std::string& user) -> std::int32_t {
+    if (user.empty()) return kGroupRest;
+    for (size_t g = kFirstUserGroup; g < cat_.group_names.size(); ++g)
+      if (cat_.group_names[g] == user) return static_cast<std::int32_t>(g);
+    return kGroupNone;
+  };
+  // Checked before anything changes: a group already extracted cannot gain or lose a folder.
+  std::unordered_map<std::int32_t, std::string> to_user;  // moved directory -> user
+  for (const auto& [node, user] : moves) {
+    if (node < 0 || static_cast<std::size_t>(node) >= group.size() || group[node] < kGroupRest)
+      return Error{Code::kInternal, "salvage: AssignFolders: not a folder directory of the spool"};
+    const std::int32_t from = group[node], to = group_of_user(user);
+    if (from == to) continue;
+    if (group_done_[from] || (to != kGroupNone && group_done_[to]))
+      return Error{Code::kInternal, "salvage: AssignFolders: " + cat_.OutPath(node) + " or user " + user +
+                                        " is already extracted"};
+    to_user[node] = user;
+  }
+  if (to_user.empty()) return {};
+  std::unordered_map<std::int32_t, std::int32_t> to_group;  // moved directory -> group
+  for (const auto& [node, user] : to_user) {
+    std::int32_t to = group_of_user(user);
+    if (to == kGroupNone) {
+      to = static_cast<std::int32_t>(cat_.group_names.size());
+      cat_.group_names.push_back(user);
+      group_done_.push_back(0);
+      ++snapshot_.groups_total;
+    }
+    to_group[node] = to;
+  }
+  // A node goes with the nearest moved directory above it (or itself) when
+  // every node on the way shares its group: nested folders of another group stay.
+  const auto n = static_cast<std::int32_t>(cat_.tree.nodes.size());
+  std::vector<std::pair<std::int32_t, std::int32_t>> changes;
+  for (std::int32_t i = 0; i < n; ++i) {
+    cat_.Tick();
+    const std::int32_t g = group[i];
+    if (g < kGroupRest) continue;
+    for (std::int32_t cur = i, guard = n; cur >= 0 && group[cur] == g && guard-- > 0; cur = cat_.tree.nodes[cur].parent) {
+      auto it = to_group.find(cur);
+      if (it == to_group.end()) continue;
+      changes.emplace_back(i, it->second);
+      break;
+    }
+  }
+  for (const auto& [i, g] : changes) group[i] = g;
+  // The member lists again, as the catalog built them: each group's nodes ascending.
+  const std::size_t groups = cat_.group_names.size();
+  std::vector<std::uint64_t> start(groups + 1, 0);
+  for (std::int32_t i = 0; i < n; ++i)
+    if (group[i] >= 0) ++start[static_cast<std::size_t>(group[i]) + 1];
+  for (std::size_t g = 0; g < groups; ++g) start[g + 1] += start[g];
+  std::vector<std::uint64_t> next(start.begin(), start.end() - 1);
+  SpillArray<std::int32_t> members(cat_.space);
+  members.grow_zeroed(start.back());
+  for (std::int32_t i = 0; i < n; ++i)
+    if (group[i] >= 0) members[next[static_cast<std::size_t>(group[i])]++] = i;
+  cat_.member_nodes = std::move(members);
+  cat_.member_start = std::move(start);
+  return cat_.space->status();
 }
 
 Status Salvager::ExtractUser(const std::string& user, ProgressSink* progress, ExtractDelta* delta) {

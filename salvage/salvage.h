@@ -73,6 +73,14 @@ struct ExtractDelta {
   std::vector<FileRecord> damaged_files;
 };
 
+// A mailbox directory of the spool (it holds cyrus.header or cyrus.index) and
+// the group it is extracted with.
+struct FolderDirGroup {
+  std::int32_t node = -1;
+  std::string path;  // relative to DIR: "spool/uuid/a/b/ab..."
+  std::string user;  // its user group; "" = the rest group
+};
+
 class Salvager {
  public:
   static Result<std::unique_ptr<Salvager>> Open(const SalvageOptions& opts);
@@ -87,6 +95,17 @@ class Salvager {
   // Sets the totals progress reports count against (ETA): the users about to
   // be extracted, plus the config and rest groups when `with_rest`.
   void PlanProgress(const std::vector<std::string>& users, bool with_rest);
+
+  // Every folder directory of the spool with its group, by path. After Scan.
+  std::vector<FolderDirGroup> FolderDirs() const;
+  // Moves folder directories (FolderDirGroup::node), each with the nodes below
+  // it that share its group, into a user's group (created when the catalog
+  // has none for that user; "" = the rest group). For a caller that knows a
+  // folder's user better than the catalog, which only reads cyrus.header
+  // (rescue: the salvaged mailboxes.db names a uuid directory whose header is
+  // garbage), so the folder is extracted with its user. Every group involved
+  // must be unextracted: kInternal otherwise (a caller bug), and nothing moves.
+  Status AssignFolders(const std::vector<std::pair<std::int32_t, std::string>>& moves);
 
   Status ExtractUser(const std::string& user, ProgressSink* progress = nullptr, ExtractDelta* delta = nullptr);
   Status ExtractConfig(ProgressSink* progress = nullptr);
@@ -104,6 +123,7 @@ class Salvager {
  private:
   explicit Salvager(SalvageOptions o) : opts_(std::move(o)) {}
   Status ExtractGroupOnce(std::int32_t group, ProgressSink* progress, ExtractDelta* delta = nullptr);
+  SpillArray<std::int32_t> GroupOfNodes() const;  // per node, from the member lists
 
   SalvageOptions opts_;
   std::shared_ptr<Source> src_;

@@ -176,6 +176,94 @@ TEST_P(RescueLayout, RealCyrusServesExactlyTheCurrentStore) {
 
 INSTANTIATE_TEST_SUITE_P(Layouts, RescueLayout, ::testing::Values("small-uuid", "small-legacy"));
 
+// Only the cyrus.header of a folder with mail new since the backup is garbage
+// (index and message files intact): rescue still extracts and reconciles the
+// folder with its user (uuid: the salvaged mailboxes.db names the directory's
+// uniqueid; legacy INBOX: its path names the user), so nothing is lost and
+// real Cyrus serves exactly the current store, as salvage + reconcile does.
+class RescueHeaderGarbage : public Rescue,
+                            public ::testing::WithParamInterface<std::pair<const char*, const char*>> {};
+
+TEST_P(RescueHeaderGarbage, FolderComesBackWithItsUserAndNothingIsLost) {
+  const std::string fix = std::string(MR_BINARY_DIR) + "/fixture-data/" + GetParam().first;
+  const bool legacy = std::string(GetParam().first).find("legacy") != std::string::npos;
+  const std::string img = D("c.img");
+  ASSERT_EQ(Sh("cp --sparse=always " + Q(fix + "/current.img") + " " + Q(img), D("")).rc, 0);
+  auto d = Sh("bash " + Q(std::string(MR_SOURCE_DIR) + "/fixtures/damage/header_garbage.sh") + " " + Q(img) + " " +
+                  GetParam().second,
+              D(""));
+  ASSERT_EQ(d.rc, 0) << d.err;
+  std::string cmd = kCli + " rescue " + Q(img) + " --backup-spool " + Q(fix + "/backup/spool") + " --backup-db " +
+                    Q(fix + "/backup/conf/mailboxes.db") + " --backup-conf " + Q(fix + "/backup/imapd.conf") +
+                    " --out-spool " + Q(D("out/spool")) + " --out-db " + Q(D("out/conf/mailboxes.db")) +
+                    " --workdir " + Q(D("work")) + " --no-fsync --report " + Q(D("report.json"));
+  auto r = Sh(cmd, D(""));
+  ASSERT_LE(r.rc, 1) << r.err;
+  json rep = json::parse(Slurp(D("report.json")));
+  const std::string folder = mr::FolderOf(GetParam().second);
+  const json* f = nullptr;
+  for (const auto& u : rep["users"])
+    if (u["user"] == "alice")
+      for (const auto& x : u["folders"])
+        if (x["name"] == folder) f = &x;
+  ASSERT_NE(f, nullptr) << rep.dump();
+  json truth = json::parse(Slurp(fix + "/truth-current.json"));
+  EXPECT_EQ((*f)["kept"].get<std::size_t>(), truth["users"]["alice"][folder]["messages"].size()) << f->dump();
+  EXPECT_GT((*f)["from_salvage"].get<int>(), 0) << f->dump();
+  std::string env = "python3 " + Q(std::string(MR_SOURCE_DIR) + "/fixtures/cyrus_env.py");
+  std::string lf = legacy ? " --legacy" : "";
+  auto c = Sh(env + " check --spool " + Q(D("out/spool")) + " --conf " + Q(D("out/conf")) + lf, D(""));
+  EXPECT_EQ(c.rc, 0) << c.out << c.err;
+  auto t = Sh(env + " truth --spool " + Q(D("out/spool")) + " --conf " + Q(D("out/conf")) + lf + " --out " +
+                  Q(D("truth.json")),
+              D(""));
+  ASSERT_EQ(t.rc, 0) << t.out << t.err;
+  auto cmp = Sh("python3 " + Q(std::string(MR_SOURCE_DIR) + "/tests/reconcile/compare_truth.py") + " " +
+                    Q(D("truth.json")) + " " + Q(fix + "/truth-current.json"),
+                D(""));
+  EXPECT_EQ(cmp.rc, 0) << cmp.out << cmp.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, RescueHeaderGarbage,
+                         ::testing::Values(std::make_pair("small-uuid", "user.alice.Sent"),
+                                           std::make_pair("small-legacy", "user.alice")));
+
+// A user new since the backup whose folders are destroyed outright (inodes
+// cleared, names unlinked): only the salvaged mailboxes.db names it. It is in
+// the report, status lost, every folder the db names reported lost, and it
+// is announced and in the proxy map like every other user.
+TEST_F(Rescue, UserOnlyTheSalvagedDbNamesIsReportedLost) {
+  const std::string img = D("c.img");
+  ASSERT_EQ(Sh("cp --sparse=always " + Q(kFixture + "/current.img") + " " + Q(img), D("")).rc, 0);
+  auto d = Sh("bash " + Q(std::string(MR_SOURCE_DIR) + "/fixtures/damage/destroy_user.sh") + " " + Q(img) +
+                  " user.newbie",
+              D(""));
+  ASSERT_EQ(d.rc, 0) << d.err;
+  std::string cmd = RescueCmd("a");
+  cmd.replace(cmd.find(Q(kFixture + "/current.img")), Q(kFixture + "/current.img").size(), Q(img));
+  auto r = Sh(cmd, D(""));
+  EXPECT_EQ(r.rc, 1) << r.err;
+  json rep = json::parse(Slurp(D("a/report.json")));
+  std::set<std::string> users;
+  const json* newbie = nullptr;
+  for (const auto& u : rep["users"]) {
+    users.insert(u["user"].get<std::string>());
+    if (u["user"] == "newbie") newbie = &u;
+  }
+  EXPECT_EQ(users, FixtureUsers());
+  ASSERT_NE(newbie, nullptr) << rep.dump();
+  EXPECT_EQ((*newbie)["status"], "lost");
+  EXPECT_EQ((*newbie)["reason"], "user_lost");
+  EXPECT_EQ((*newbie)["phase"], "announced");
+  std::set<std::string> folders;
+  for (const auto& f : (*newbie)["folders"]) {
+    folders.insert(f["name"].get<std::string>());
+    EXPECT_EQ(f["reason"], "folder_lost") << f.dump();
+  }
+  EXPECT_EQ(folders, (std::set<std::string>{"INBOX", "INBOX.Sent"}));
+  EXPECT_NE(Slurp(D("a/work/proxy.map")).find("newbie"), std::string::npos);
+}
+
 TEST_F(Rescue, EveryUserBackVerifiedAnnouncedOnceAndSourceUntouched) {
   std::string before = Sha256(kFixture + "/current.img", D(""));
   std::string hook = "echo \"$MAILRESCUE_USER $MAILRESCUE_TARGET $MAILRESCUE_STATUS\" >> " + Q(D("hook.log"));
