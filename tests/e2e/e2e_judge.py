@@ -76,6 +76,17 @@ CASES = {
                                   [], True),
     "conf-dir-kill": ("small-uuid", ["conf_dir_kill.sh"], [], True),
     "legacy-conf-dir-kill": ("small-legacy", ["conf_dir_kill.sh"], [], True),
+    # Only the cyrus.header of a folder with mail new since the backup is garbage (index
+    # and files intact): nothing is lost, in the batch path and in rescue, where the
+    # folder must still be extracted and reconciled with its user (uuid: named by the
+    # salvaged mailboxes.db; legacy INBOX: by its path).
+    "header-garbage": ("small-uuid", ["header_garbage.sh", "user.alice.Sent"], [], True),
+    "rescue-header-garbage": ("small-uuid", ["header_garbage.sh", "user.alice.Sent"], [], True),
+    "rescue-legacy-header-garbage": ("small-legacy", ["header_garbage.sh", "user.alice"], [], True),
+    # A user new since the backup whose folders are destroyed outright: only the salvaged
+    # mailboxes.db still names it. It must be reported (status lost), not vanish.
+    "user-destroyed": ("small-uuid", ["destroy_user.sh", "user.newbie"], [], False),
+    "rescue-user-destroyed": ("small-uuid", ["destroy_user.sh", "user.newbie"], [], False),
 }
 
 
@@ -193,6 +204,15 @@ def judge(case_exact, current, backup, served, damage, rec, in_lost_found=None,
     hit_users = {u for u, _ in hit}
     lost, renum, folder_problems = reported(rec)
     cu, su, bu = current["users"], served["users"], backup["users"]
+    status = {u.get("user"): u.get("status") for u in rec.get("users", [])}
+    for user in sorted(cu):
+        # Every current message of the user gone: the report must say "lost" (the
+        # user may not be silently absent, nor "attention" as if it were a detail).
+        shas = {m["sha1"] for f in cu[user].values() for m in f["messages"].values()}
+        served_shas = {m["sha1"] for f in su.get(user, {}).values() for m in f["messages"].values()}
+        if shas and not shas & served_shas and status.get(user) != "lost":
+            v.append(f"{user}: none of its {len(shas)} messages served, report status "
+                     f"{status.get(user, 'absent')} (want lost)")
     for user in sorted(set(cu) | set(su)):
         if user not in su:
             v.append(f"{user}: user not served")
@@ -413,8 +433,10 @@ def main(argv=None):
         with open(rec_report) as f:
             rec = json.load(f)
         notes = []
+        # rescue keeps its salvage output under WORKDIR/salvage
+        salv_out = os.path.join(salv, "salvage") if a.case.startswith("rescue-") else salv
         violations = judge(exact, current, backup, served, damage, rec,
-                           lost_found_index(salv),
+                           lost_found_index(salv_out),
                            message_files(os.path.join(fx, "backup", "spool")),
                            message_files(salv), notes)
         if announce:
