@@ -226,7 +226,10 @@ TEST_P(RescueHeaderGarbage, FolderComesBackWithItsUserAndNothingIsLost) {
 
 INSTANTIATE_TEST_SUITE_P(Layouts, RescueHeaderGarbage,
                          ::testing::Values(std::make_pair("small-uuid", "user.alice.Sent"),
-                                           std::make_pair("small-legacy", "user.alice")));
+                                           std::make_pair("small-legacy", "user.alice")),
+                         [](const auto& info) {
+                           return std::string(info.param.first) == "small-uuid" ? "UuidSent" : "LegacyInbox";
+                         });
 
 // A user new since the backup whose folders are destroyed outright (inodes
 // cleared, names unlinked): only the salvaged mailboxes.db names it. It is in
