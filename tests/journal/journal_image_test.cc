@@ -21,7 +21,7 @@ namespace {
 
 using namespace testing;
 
-struct Variant {
+struct ImageVariant {
   const char* name;
   const char* mke2fs_features;
   int csum;  // journal checksum version requested from debugfs (0 = none)
@@ -29,7 +29,7 @@ struct Variant {
   unsigned bs = 4096;
 };
 
-void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+void PrintTo(const ImageVariant& v, std::ostream* os) { *os << v.name; }
 
 // Access mode of every descriptor this process holds on `path`.
 std::vector<int> OpenModesOf(const std::string& path) {
@@ -107,7 +107,7 @@ class ImageCase {
   std::vector<uint64_t> file_blocks_;
 };
 
-class JournalImage : public ::testing::TestWithParam<Variant>, public ImageCase {
+class JournalImage : public ::testing::TestWithParam<ImageVariant>, public ImageCase {
  protected:
   void SetUp() override { Build(GetParam().mke2fs_features, GetParam().bs); }
 };
@@ -262,17 +262,18 @@ TEST_P(JournalImage, RevokeRecordIsHonoured) {
   EXPECT_EQ(Tree(over.fs), Tree(fixed.fs));
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, JournalImage,
-                         ::testing::Values(Variant{"csum_v3_64bit", "", 3, true},
-                                           Variant{"csum_v3_32bit", "^64bit", 3, false},
-                                           Variant{"csum_v2_32bit", "^64bit", 2, false},
-                                           Variant{"csum_v2_64bit", "", 2, true},
-                                           Variant{"nocsum_32bit", "^metadata_csum,^64bit", 0, false},
-                                           // ext3-style: block-mapped journal inode and files
-                                           Variant{"blockmap_nocsum", "^extent,^metadata_csum,^64bit,^flex_bg", 0, false},
-                                           Variant{"csum_v3_64bit_1k", "", 3, true, 1024},
-                                           Variant{"blockmap_nocsum_1k", "^extent,^metadata_csum,^64bit,^flex_bg", 0, false, 1024}),
-                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(
+    Formats, JournalImage,
+    ::testing::Values(ImageVariant{"csum_v3_64bit", "", 3, true},
+                      ImageVariant{"csum_v3_32bit", "^64bit", 3, false},
+                      ImageVariant{"csum_v2_32bit", "^64bit", 2, false},
+                      ImageVariant{"csum_v2_64bit", "", 2, true},
+                      ImageVariant{"nocsum_32bit", "^metadata_csum,^64bit", 0, false},
+                      // ext3-style: block-mapped journal inode and files
+                      ImageVariant{"blockmap_nocsum", "^extent,^metadata_csum,^64bit,^flex_bg", 0, false},
+                      ImageVariant{"csum_v3_64bit_1k", "", 3, true, 1024},
+                      ImageVariant{"blockmap_nocsum_1k", "^extent,^metadata_csum,^64bit,^flex_bg", 0, false, 1024}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(JournalImageV3, WritesThroughTheOverlayAreRefused) {
   LogTxns(3, {Jw{{dir_block_}}});

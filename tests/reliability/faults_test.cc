@@ -107,7 +107,7 @@ TEST_F(Faults, SalvageOnAFullDiskStopsWithOneLineAndTheRerunCompletes) {
   EXPECT_EQ(r.rc, 2) << r.out;
   auto again = Exec(kCli + " -q salvage " + Quote(img_) + " --out " + Quote(out) + " --jobs 2");
   EXPECT_EQ(again.rc, good.rc) << again.out;
-  auto a = Manifest(ref), b = Manifest(out);
+  auto a = ReadManifest(ref), b = ReadManifest(out);
   ASSERT_TRUE(a.contains("files") && b.contains("files"));
   EXPECT_EQ(a["files"], b["files"]) << "the rerun after the fault differs from an unfaulted run";
   EXPECT_EQ(a["totals"], b["totals"]);
@@ -206,7 +206,7 @@ TEST_F(Faults, UnreadableAreasFromABadmapAreReportedNotFatal) {
   auto r = Exec(kCli + " -q salvage " + Quote(copy) + " --out " + Quote(tmp_ / "o") + " --badmap " + Quote(map) +
                 " --report " + Quote(tmp_ / "r.json"));
   EXPECT_EQ(r.rc, 1) << r.out;
-  auto m = Manifest(tmp_ / "o");
+  auto m = ReadManifest(tmp_ / "o");
   EXPECT_GT(m["totals"]["damaged_files"].get<int>() + static_cast<int>(m["filesystem"]["damage"].size()), 0);
 }
 

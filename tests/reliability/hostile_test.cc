@@ -210,7 +210,7 @@ TEST(HostileInode, HugeISizeIsBoundedByTheFilesystem) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_LT(secs, 10.0);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   bool seen = false;
   for (const auto& f : m["files"]) {
     if (f["path"].get<std::string>().ends_with("/2.")) {
@@ -241,7 +241,7 @@ TEST(HostileInode, HugeISizeUnderAHugeBlockCountIsBoundedByTheSource) {
   ASSERT_TRUE(r.rc == 1 || r.rc == 3) << r.rc << r.out;
   EXPECT_LT(secs, 10.0);
   if (r.rc == 3) return;  // refused outright is bounded too
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   for (const auto& f : m["files"]) {
     if (!f["path"].get<std::string>().ends_with("/2.")) continue;
     EXPECT_LE(f["size"].get<std::uint64_t>(), 8u << 20);

@@ -24,7 +24,7 @@ TEST(SalvageDamage, ZeroedPrimarySuperblockRecoversEverything) {
   auto r = Salvage(t / "img", t / "out", "--jobs 2");
   EXPECT_EQ(r.rc, 1) << r.out;  // done, with damage to report
   EXPECT_EQ(Sha256(t / "img"), before);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   EXPECT_EQ(m["filesystem"]["superblock_used"], 8193);
   for (int i = 0; i < 60; ++i)
     EXPECT_EQ(ReadText(t / ("out/spool/d" + std::to_string(i % 3) + "/" + Name(i))),
@@ -33,7 +33,7 @@ TEST(SalvageDamage, ZeroedPrimarySuperblockRecoversEverything) {
   EXPECT_EQ(m["totals"]["damaged_files"], 0);
   // Forcing the same backup works too.
   auto f = Salvage(t / "img", t / "forced", "--superblock 8193 --blocksize 1024");
-  EXPECT_EQ(Manifest(t / "forced")["totals"]["files"], 60) << f.out;
+  EXPECT_EQ(ReadManifest(t / "forced")["totals"]["files"], 60) << f.out;
 }
 
 // ext3 block maps: a zeroed double-indirect block reads as holes. The inode's block
@@ -60,7 +60,7 @@ TEST(SalvageDamage, ZeroedIndirectBlockIsReportedNotPassedOffAsHoles) {
   const std::uint64_t intact = (12 + 256) * 1024;  // direct and single-indirect blocks
   EXPECT_EQ(ReadText(t / "out/spool/big.").substr(0, intact), big.substr(0, intact));
   EXPECT_EQ(ReadText(t / "out/spool/small."), "small message\r\n");
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   std::map<std::string, nlohmann::json> files;
   for (const auto& f : m["files"]) files[f["path"]] = f;
   ASSERT_EQ(files["spool/big."]["damaged"].size(), 1u) << files["spool/big."].dump();
@@ -85,7 +85,7 @@ TEST(SalvageDamage, ZeroedGroupDescriptorBlockIsReplacedFromTheBackup) {
   EXPECT_EQ(Sha256(t / "img"), before);
   for (int i = 0; i < 90; ++i)
     EXPECT_EQ(ReadText(t / ("out/spool/d" + std::to_string(i % 3) + "/" + Name(i))), "content of " + Name(i));
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   EXPECT_EQ(m["totals"]["files"], 90);
   EXPECT_EQ(m["totals"]["incomplete_dirs"], 0);
   ASSERT_FALSE(m["filesystem"]["damage"].empty());
@@ -129,7 +129,7 @@ TEST(SalvageDamage, ZeroedInodeTableBlockKeepsTheOtherFilesOfTheFolder) {
   EXPECT_FALSE(fs::exists(t / ("out/spool/f/" + Name(30))));
   EXPECT_GE(ok, 60 - 16);  // one 4 KiB block holds 16 inodes of 256 bytes
   EXPECT_LT(ok, 60);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   int missing = 0;
   for (const auto& d : m["filesystem"]["damage"]) missing += d["kind"] == "missing_inode";
   EXPECT_EQ(missing, 60 - ok);
@@ -154,7 +154,7 @@ TEST(SalvageDamage, UnlinkedMailboxFolderIsRehomedUnderItsPath) {
   EXPECT_EQ(ReadText(t / "out/spool/uuid/a/b/ab1111/2."), "msg two\r\n");
   EXPECT_EQ(ReadText(t / "out/spool/uuid/c/d/cd2222/1."), "carol\r\n");
   EXPECT_EQ(ReadText(t / "out/conf/mailboxes.db"), "db");
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   EXPECT_EQ(m["spool_path"], "/mail");
   EXPECT_EQ(m["config_path"], "/lib");
   std::set<std::string> users;
@@ -173,7 +173,7 @@ TEST(SalvageDamage, LostMessageFileGoesBackToItsFolderByGuid) {
   auto r = Salvage(t / "img", t / "out");
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_EQ(ReadText(t / "out/spool/uuid/a/b/ab1111/2."), "second message\r\n");
-  EXPECT_EQ(Manifest(t / "out")["totals"]["lost_found"], 0);
+  EXPECT_EQ(ReadManifest(t / "out")["totals"]["lost_found"], 0);
 }
 
 TEST(SalvageDamage, BadmapMarksExactlyTheListedFilesDamaged) {
@@ -191,7 +191,7 @@ TEST(SalvageDamage, BadmapMarksExactlyTheListedFilesDamaged) {
   auto r = Salvage(t / "img", t / "out", "--badmap " + Quote(t / "map"));
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_EQ(Sha256(t / "img"), before);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   int damaged = 0;
   for (const auto& f : m["files"]) {
     if (f["damaged"].empty()) continue;
@@ -225,7 +225,7 @@ TEST(SalvageUsers, UsersFileLimitsTheWorkAndMarksOnlyThoseDone) {
   EXPECT_EQ(ReadText(t / "out/spool/uuid/c/d/cd2222/1."), "carol one\r\n");
   EXPECT_EQ(ReadText(t / "out/spool/uuid/e/f/ef3333/1."), "carol sent\r\n");
   EXPECT_FALSE(fs::exists(t / "out/spool/uuid/a/b/ab1111/1."));
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   std::map<std::string, bool> done;
   for (const auto& u : m["users"]) done[u["user"]] = u["done"];
   EXPECT_EQ(done, (std::map<std::string, bool>{{"bob", false}, {"carol", true}}));
@@ -279,7 +279,7 @@ TEST(SalvageChecksums, InodeChecksumMismatchIsReportedNotPassedOffAsIntact) {
   auto r = Salvage(t / "img", t / "out");
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_EQ(ReadText(t / "out/spool/f/a"), "alpha");
-  const auto m = Manifest(t / "out");
+  const auto m = ReadManifest(t / "out");
   for (const auto& f : m["files"]) {
     if (f["path"] == "spool/f/a") {
       EXPECT_EQ(f["damaged"], nlohmann::json::parse("[[0,5]]"));

@@ -69,7 +69,7 @@ TEST_F(SalvageFaultImage, PermanentEioCostsExactlyItsSector) {
   auto ran = RunWith(img(), t_ / "out", &plan);
   ASSERT_TRUE(ran.r.ok()) << ran.r.error().message;
   EXPECT_TRUE(ran.r->needs_attention);
-  auto m = test::Manifest(t_ / "out");
+  auto m = test::ReadManifest(t_ / "out");
   int damaged = 0;
   for (const auto& f : m["files"]) {
     if (f["damaged"].empty()) continue;
@@ -101,7 +101,7 @@ TEST_F(SalvageFaultImage, TransientEioWithinTheRetryBudgetIsNotDamage) {
     const std::string out = t_ / ("out" + std::to_string(c.fail_times));
     auto ran = RunWith(img(), out, &plan);
     ASSERT_TRUE(ran.r.ok()) << ran.r.error().message;
-    auto m = test::Manifest(out);
+    auto m = test::ReadManifest(out);
     EXPECT_EQ(m["totals"]["damaged_files"], c.damaged ? 1 : 0);
     EXPECT_EQ(ran.r->needs_attention, c.damaged);
     EXPECT_EQ(plan.fault(0).touched, c.touched);
@@ -140,7 +140,7 @@ TEST(SalvageFaults, EioOnAnInodeTableBlockLosesOnlyItsInodes) {
   EXPECT_FALSE(fs::exists(t / ("out/spool/f/" + Name(30))));
   EXPECT_GE(ok, 60 - 16);  // one 4 KiB block holds 16 inodes of 256 bytes
   EXPECT_LT(ok, 60);
-  auto m = test::Manifest(t / "out");
+  auto m = test::ReadManifest(t / "out");
   EXPECT_EQ(DamageOfKind(m, "missing_inode"), 60 - ok);
   EXPECT_EQ(DamageOfKind(m, "unreadable"), 1);
   // The scan does not spin on the bad block: each read of it costs 1 + 2
@@ -193,7 +193,7 @@ TEST(SalvageFaults, ShortReadsAndEintrGiveTheSameSalvageAsACleanDevice) {
   EXPECT_GT(plan.eintr(), 100u);
   EXPECT_EQ(plan.eio(), 0u);
   EXPECT_FALSE(faulty.r->needs_attention);
-  auto a = test::Manifest(t / "clean"), b = test::Manifest(t / "faulty");
+  auto a = test::ReadManifest(t / "clean"), b = test::ReadManifest(t / "faulty");
   EXPECT_EQ(a["files"], b["files"]);
   EXPECT_EQ(a["dirs"], b["dirs"]);
   EXPECT_EQ(a["totals"], b["totals"]);
@@ -246,7 +246,7 @@ TEST(SalvageFaults, ADeviceWhereEveryReadFailsEndsQuicklyAndSaysSo) {
     RecordProperty("tail_result", ran.r.ok() ? "ok" : ran.r.error().message);
     if (ran.r.ok()) {
       EXPECT_TRUE(ran.r->needs_attention);
-      auto m = test::Manifest(t / "out-tail");
+      auto m = test::ReadManifest(t / "out-tail");
       EXPECT_GT(DamageOfKind(m, "unreadable"), 0) << m["filesystem"].dump();
     } else {
       EXPECT_EQ(ran.r.error().code, Code::kCannotOpen) << ran.r.error().message;

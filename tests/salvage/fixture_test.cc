@@ -41,7 +41,7 @@ TEST(SalvageFixture, CleanStoresComeBackByteForByte) {
     EXPECT_EQ(Sha256(t / "img"), before);
     EXPECT_EQ(Diff(kData + "/" + set + "/current/spool", t / "out/spool"), "");
     EXPECT_EQ(Diff(kData + "/" + set + "/current/conf", t / "out/conf"), "");
-    auto m = Manifest(t / "out");
+    auto m = ReadManifest(t / "out");
     EXPECT_EQ(m["spool_path"], "/var/spool/cyrus/mail");
     EXPECT_EQ(m["config_path"], "/var/lib/cyrus");
     auto truth = nlohmann::json::parse(ReadText(kData + "/" + set + "/truth-current.json"));
@@ -58,7 +58,7 @@ TEST(SalvageFixture, ZeroSuperblockAndUnlinkedFolderLoseNothing) {
     auto r = Salvage(t / "img", t / "out");
     EXPECT_EQ(r.rc, 1) << r.out;
     EXPECT_EQ(Diff(kData + "/damage-uuid/current/spool", t / "out/spool"), "");
-    EXPECT_EQ(Manifest(t / "out")["totals"]["lost_found"], 0);
+    EXPECT_EQ(ReadManifest(t / "out")["totals"]["lost_found"], 0);
   }
 }
 
@@ -78,7 +78,7 @@ TEST(SalvageFixture, GarbageDirBlockEntriesArePutBackByHeaderIndexAndGuid) {
     ++placed;
   }
   EXPECT_GT(placed, 10);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   for (const auto& dir : m["dirs"])
     if (dir["path"] == "spool" + rel) {
       EXPECT_FALSE(dir["complete"].get<bool>());
@@ -96,7 +96,7 @@ TEST(SalvageFixture, BadmapRecipeFilesAreExactlyTheDamagedOnes) {
     want["spool" + f["path"].get<std::string>().substr(std::string("/var/spool/cyrus/mail").size())] =
         f["file_range"];
   std::map<std::string, nlohmann::json> got;
-  const auto m = Manifest(t / "out");
+  const auto m = ReadManifest(t / "out");
   for (const auto& f : m["files"])
     if (!f["damaged"].empty()) got[f["path"].get<std::string>()] = f["damaged"];
   ASSERT_EQ(got.size(), want.size()) << r.out << ReadText(t / "map").substr(0, 400);
@@ -119,7 +119,7 @@ TEST(SalvageFixture, UnreplayedJournalIsReplayedInMemoryByDefault) {
   EXPECT_EQ(Diff(kData + "/damage-uuid/current/spool", t / "out/spool"), "");
   auto i = Salvage(t / "img", t / "ignored", "--journal ignore");
   EXPECT_EQ(i.rc, 1) << i.out;
-  EXPECT_GE(Manifest(t / "ignored")["totals"]["incomplete_dirs"].get<int>(), 1);
+  EXPECT_GE(ReadManifest(t / "ignored")["totals"]["incomplete_dirs"].get<int>(), 1);
 }
 
 }  // namespace

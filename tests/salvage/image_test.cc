@@ -27,7 +27,7 @@ TEST(SalvageImage, CleanImageRoundTripKeepsNamesBytesModesTimesLinks) {
   struct stat st {};
   ASSERT_EQ(::stat((t / "out/spool/sparse").c_str(), &st), 0);
   EXPECT_LT(st.st_blocks * 512, 1 << 20);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   EXPECT_EQ(m["totals"]["damaged_files"], 0);
   EXPECT_EQ(m["totals"]["incomplete_dirs"], 0);
   EXPECT_EQ(m["totals"]["lost_found"], 0);
@@ -66,7 +66,7 @@ TEST_P(SalvageFormats, CleanImageComesBackWholeWithNothingReported) {
   auto r = Salvage(t / "img", t / "out", "--jobs 2");
   EXPECT_EQ(r.rc, 0) << r.out;
   EXPECT_EQ(Sha256(t / "img"), before);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   EXPECT_TRUE(m["filesystem"]["damage"].empty()) << m["filesystem"]["damage"].dump();
   auto got = ExpectSameTree(t / "stage", t / "out/spool", false);
   EXPECT_EQ(got["user/alice-link"].ino, got["user/bob/1."].ino) << "hard link not kept";

@@ -112,7 +112,7 @@ class SalvageJournalFallback : public ::testing::Test {
     auto r = Salvage(img_, t_ / out, "--badmap " + Quote(t_ / "map") + " " + extra);
     EXPECT_EQ(r.rc, 1) << r.out;  // done; the bad area is still reported
     EXPECT_EQ(Sha256(img_), before);
-    return Manifest(t_ / out);
+    return ReadManifest(t_ / out);
   }
 
   int MissingInodes(const nlohmann::json& m) {

@@ -71,7 +71,7 @@ void ExpectWholeTree(const TempDir& t, const std::string& kind, const std::vecto
     ASSERT_EQ(::stat((t / "out/spool/sparse").c_str(), &st), 0);
     EXPECT_LT(st.st_blocks * 512, 1 << 20);
   }
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   EXPECT_EQ(m["totals"]["damaged_files"], 0);
   EXPECT_EQ(m["totals"]["incomplete_dirs"], 0);
   EXPECT_EQ(m["totals"]["lost_found"], 0);
@@ -94,7 +94,7 @@ TEST(SalvageRebuild, OneGroupExt4WithZeroedSuperblockComesBackWhole) {
   ExpectWholeTree(t, "superblock",
                   {"no copy readable", "geometry rebuilt", "block size 4096", "16384 blocks in 1 group",
                    "16384 inodes of 256 bytes", "has_journal", "extent", "filetype"});
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   EXPECT_EQ(m["filesystem"]["superblock_rebuilt"], true);
   EXPECT_EQ(m["filesystem"]["groups"], 1);
   EXPECT_EQ(Inspect(t / "img")["filesystem"]["superblock_rebuilt"], true);
@@ -129,7 +129,7 @@ TEST(SalvageRebuild, OneGroupWithSuperblockAndDescriptorsOverwrittenComesBackWho
     MakeImage(t / "stage", t / "img", c.size, c.opts, c.type);
     Overwrite(t / "img", 0, std::string(static_cast<size_t>(c.zero_kib) * 1024, '\0'));
     ExpectWholeTree(t, "superblock", {"geometry rebuilt from the inode table, found by scanning", "in 1 group"});
-    EXPECT_NE(Detail(Manifest(t / "out"), "group_descriptor").find("inode table found by scanning"),
+    EXPECT_NE(Detail(ReadManifest(t / "out"), "group_descriptor").find("inode table found by scanning"),
               std::string::npos);
   }
 }

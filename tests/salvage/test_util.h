@@ -169,7 +169,7 @@ inline CmdResult Salvage(const std::string& img, const std::string& out, const s
   return Sh(std::string(MR_CLI_PATH) + " -q salvage " + Quote(img) + " --out " + Quote(out) + " " + extra);
 }
 
-inline nlohmann::json Manifest(const std::string& out) {
+inline nlohmann::json ReadManifest(const std::string& out) {
   return nlohmann::json::parse(ReadText(out + "/salvage.json"));
 }
 
@@ -209,7 +209,7 @@ inline int ExpectOneDirBlockOfBigLost(const std::string& out, int n) {
   EXPECT_GT(in_lost, 20);  // a 4 KiB block holds ~110 of these entries
   EXPECT_LT(in_lost, 150);
   EXPECT_EQ(in_place + in_lost, n);
-  auto m = Manifest(out);
+  auto m = ReadManifest(out);
   bool marked = false;
   for (const auto& d : m["dirs"])
     if (d["path"] == "spool/big") marked = !d["complete"].get<bool>();
