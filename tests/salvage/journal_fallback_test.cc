@@ -20,7 +20,7 @@ using namespace test;
 constexpr unsigned long kBs = 4096;
 constexpr int kFiles = 60;
 
-std::string Name(int i) {
+std::string MessageName(int i) {
   char b[64];
   std::snprintf(b, sizeof b, "message-%04d.", i);
   return b;
@@ -55,12 +55,12 @@ std::string BlockBytes(const std::string& img, unsigned long blk) {
 class SalvageJournalFallback : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (int i = 0; i < kFiles; ++i) WriteText(t_ / ("stage/f/" + Name(i)), Body(i));
+    for (int i = 0; i < kFiles; ++i) WriteText(t_ / ("stage/f/" + MessageName(i)), Body(i));
     MakeImage(t_ / "stage", img_, "16M");
-    itb_ = ItbOf(img_, "/f/" + Name(30));
+    itb_ = ItbOf(img_, "/f/" + MessageName(30));
     ASSERT_NE(itb_, 0u);
     for (int i = 0; i < kFiles; ++i)
-      if (ItbOf(img_, "/f/" + Name(i)) == itb_) in_itb_.insert(Name(i));
+      if (ItbOf(img_, "/f/" + MessageName(i)) == itb_) in_itb_.insert(MessageName(i));
     ASSERT_GE(in_itb_.size(), 8u);  // 16 inodes of 256 bytes a block
     ASSERT_LT(in_itb_.size(), static_cast<size_t>(kFiles));
   }
@@ -122,7 +122,8 @@ class SalvageJournalFallback : public ::testing::Test {
   }
 
   void ExpectEverythingBack(const std::string& out, const nlohmann::json& m) {
-    for (int i = 0; i < kFiles; ++i) EXPECT_EQ(ReadText(t_ / (out + "/spool/f/" + Name(i))), Body(i)) << Name(i);
+    for (int i = 0; i < kFiles; ++i)
+      EXPECT_EQ(ReadText(t_ / (out + "/spool/f/" + MessageName(i))), Body(i)) << MessageName(i);
     EXPECT_EQ(MissingInodes(m), 0);
     EXPECT_EQ(m["totals"]["damaged_files"], 0);
     // The files whose inodes came from the journal, and only those, are marked.
@@ -170,7 +171,8 @@ TEST_F(SalvageJournalFallback, InodeTableBlockComesBackFromACheckpointedTransact
   EXPECT_TRUE(ig["filesystem"]["journal_fallback"].empty());
   EXPECT_EQ(MissingInodes(ig), static_cast<int>(in_itb_.size()));
   for (int i = 0; i < kFiles; ++i)
-    EXPECT_EQ(fs::exists(t_ / ("ignored/spool/f/" + Name(i))), !in_itb_.count(Name(i))) << Name(i);
+    EXPECT_EQ(fs::exists(t_ / ("ignored/spool/f/" + MessageName(i))), !in_itb_.count(MessageName(i)))
+        << MessageName(i);
   EXPECT_EQ(ig["totals"]["journal_fallback_files"], 0);
 }
 
@@ -185,7 +187,8 @@ TEST_F(SalvageJournalFallback, UnreadableJournalCopyLeavesTheDamageReported) {
   EXPECT_TRUE(m["filesystem"]["journal_fallback"].empty());
   EXPECT_EQ(MissingInodes(m), static_cast<int>(in_itb_.size()));
   for (int i = 0; i < kFiles; ++i)
-    EXPECT_EQ(fs::exists(t_ / ("out/spool/f/" + Name(i))), !in_itb_.count(Name(i))) << Name(i);
+    EXPECT_EQ(fs::exists(t_ / ("out/spool/f/" + MessageName(i))), !in_itb_.count(MessageName(i)))
+        << MessageName(i);
   std::set<std::string> unreadable;
   for (const auto& d : m["filesystem"]["damage"])
     if (d["kind"] == "unreadable") unreadable.insert(d["detail"].get<std::string>().substr(0, 40));
@@ -245,7 +248,8 @@ TEST_F(SalvageJournalFallback, DirectoryBlockFromTheJournalMarksTheDirectory) {
   Checkpoint();
   WriteBadmap({dir_blocks[0]});
   auto m = Run("out");
-  for (int i = 0; i < kFiles; ++i) EXPECT_EQ(ReadText(t_ / ("out/spool/f/" + Name(i))), Body(i)) << Name(i);
+  for (int i = 0; i < kFiles; ++i)
+    EXPECT_EQ(ReadText(t_ / ("out/spool/f/" + MessageName(i))), Body(i)) << MessageName(i);
   ASSERT_EQ(m["filesystem"]["journal_fallback"].size(), 1u);
   EXPECT_EQ(m["filesystem"]["journal_fallback"][0][0], dir_blocks[0]);
   EXPECT_EQ(m["totals"]["lost_found"], 0);
