@@ -87,7 +87,7 @@ TEST(SalvageDiscovery, LegacySpoolAndConfigUnderAGarbledVarAreFoundInTheLostTree
   auto r = Salvage(t / "img", t / "out");
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_EQ(Sha256(t / "img"), before);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   EXPECT_EQ(ReadText(t / "out/spool/a/user/alice/1."), "alice one\r\n") << Notes(m);
   EXPECT_EQ(ReadText(t / "out/spool/a/user/alice/Sent/1."), "sent one\r\n");
   EXPECT_EQ(ReadText(t / "out/spool/b/user/bob/1."), "bob one\r\n");
@@ -117,7 +117,7 @@ TEST(SalvageDiscovery, LostLegacyInboxGoesBackUnderItsDotdotWithItsSubfolders) {
   auto r = Salvage(t / "img", t / "out");
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_EQ(Sha256(t / "img"), before);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   EXPECT_EQ(m["spool_path"], "/var/spool/cyrus/mail") << Notes(m);
   EXPECT_EQ(ReadText(t / "out/spool/a/user/alice/1."), "alice one\r\n") << Notes(m);
   EXPECT_EQ(ReadText(t / "out/spool/a/user/alice/Sent/1."), "sent one\r\n");
@@ -143,7 +143,7 @@ TEST(SalvageDiscovery, ClearedConfigDirectoryIsRebuiltFromItsLostPieces) {
   auto r = Salvage(t / "img", t / "out");
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_EQ(Sha256(t / "img"), before);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   EXPECT_EQ(m["spool_path"], "/var/spool/cyrus/mail");
   EXPECT_EQ(ReadText(t / "out/conf/mailboxes.db"), FlatMailboxesDb()) << Notes(m);
   EXPECT_EQ(ReadText(t / "out/conf/user/a/alice.sub"), "user.alice.Sent\t\n");
@@ -167,7 +167,7 @@ TEST(SalvageDiscovery, LoneLostMailboxesDbBecomesConfMailboxesDb) {
   ASSERT_EQ(Debugfs(t / "img", "unlink /var/lib/cyrus/other.txt", true).rc, 0);
   auto r = Salvage(t / "img", t / "out");
   EXPECT_EQ(r.rc, 1) << r.out;
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   EXPECT_EQ(ReadText(t / "out/conf/mailboxes.db"), FlatMailboxesDb()) << Notes(m);
   EXPECT_FALSE(fs::exists(t / "out/conf/other.txt"));
   EXPECT_EQ(LostFoundContents(t / "out").count("Iaa1111\tnot a record\n"), 1u);
@@ -185,7 +185,7 @@ TEST(SalvageDiscovery, ConfigDirectoryWithoutMailboxesDbIsFoundByItsOtherContent
   const std::string before = Sha256(t / "img");
   auto r = Salvage(t / "img", t / "out");
   EXPECT_EQ(Sha256(t / "img"), before);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   EXPECT_EQ(m["config_path"], "/var/lib/cyrus") << r.out;
   EXPECT_EQ(ReadText(t / "out/conf/user/a/alice.sub"), "user.alice.Sent\t\n");
   EXPECT_FALSE(fs::exists(t / "out/conf/mailboxes.db"));
@@ -209,7 +209,7 @@ TEST(SalvageDiscovery, LegacyFolderWithGarbledDirectoryBlockGetsItsFilesBack) {
   auto r = Salvage(t / "img", t / "out");
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_EQ(Sha256(t / "img"), before);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   const std::string out = t / "out/spool/a/user/alice/Archive/";
   TempDir ref;
   StageFolder(ref.path(), "ar4444", "user.alice.Archive", {"arch one\r\n", "arch two\r\n", "arch three\r\n"}, 9);
@@ -241,7 +241,7 @@ TEST(SalvageDiscovery, HardLinkedMessageOfAGarbledFolderIsLinkedBack) {
   auto r = Salvage(t / "img", t / "out");
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_EQ(Sha256(t / "img"), before);
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   const std::string out = t / "out/spool/a/user/alice/Archive/";
   EXPECT_EQ(ReadText(out + "1."), "arch one\r\n") << Notes(m);
   EXPECT_EQ(ReadText(out + "2."), "alice one\r\n") << Notes(m);
@@ -264,7 +264,7 @@ TEST(SalvageDiscovery, LegacyFolderWhoseDirectoryIsGoneIsRemadeFromItsHeader) {
   ASSERT_EQ(Debugfs(t / "img", "unlink /var/spool/cyrus/mail/b/user/bob/Lists", true).rc, 0);
   auto r = Salvage(t / "img", t / "out");
   EXPECT_EQ(r.rc, 1) << r.out;
-  auto m = Manifest(t / "out");
+  auto m = ReadManifest(t / "out");
   const std::string out = t / "out/spool/b/user/bob/Lists/";
   EXPECT_TRUE(fs::exists(out + "cyrus.header")) << Notes(m);
   EXPECT_TRUE(fs::exists(out + "cyrus.index"));
