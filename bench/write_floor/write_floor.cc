@@ -71,10 +71,10 @@ Meta MetaOf(const struct stat& st) {
 // creating them in list order always finds the parent.
 void Load(const std::string& src, std::vector<Dir>* dirs, std::uint64_t* bytes) {
   std::map<std::pair<dev_t, ino_t>, std::string> first_path;
-  std::vector<std::string> todo{""};
-  while (!todo.empty()) {
-    std::string rel = todo.back();
-    todo.pop_back();
+  std::vector<std::string> pending{""};
+  while (!pending.empty()) {
+    std::string rel = pending.back();
+    pending.pop_back();
     const std::string path = rel.empty() ? src : src + "/" + rel;
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) Die(path);
@@ -86,7 +86,7 @@ void Load(const std::string& src, std::vector<Dir>* dirs, std::uint64_t* bytes) 
       const std::string child = de.path().string();
       if (::lstat(child.c_str(), &st) != 0) Die(child);
       if (S_ISDIR(st.st_mode)) {
-        todo.push_back(child_rel);
+        pending.push_back(child_rel);
         continue;
       }
       Entry e{name, MetaOf(st), {}, false, {}};

@@ -99,6 +99,23 @@ class Rescue : public ::testing::Test {
     return ev;
   }
 
+  // Real Cyrus on out/: reconstruct -n finds nothing, and imapd serves exactly
+  // the fixture set's current store (truth-current.json).
+  void ExpectServesTheCurrentStore(const std::string& fix, bool legacy) const {
+    std::string env = "python3 " + Q(std::string(MR_SOURCE_DIR) + "/fixtures/cyrus_env.py");
+    std::string lf = legacy ? " --legacy" : "";
+    auto c = Sh(env + " check --spool " + Q(D("out/spool")) + " --conf " + Q(D("out/conf")) + lf, D(""));
+    EXPECT_EQ(c.rc, 0) << c.out << c.err;
+    auto t = Sh(env + " truth --spool " + Q(D("out/spool")) + " --conf " + Q(D("out/conf")) + lf + " --out " +
+                    Q(D("truth.json")),
+                D(""));
+    ASSERT_EQ(t.rc, 0) << t.out << t.err;
+    auto cmp = Sh("python3 " + Q(std::string(MR_SOURCE_DIR) + "/tests/reconcile/compare_truth.py") + " " +
+                      Q(D("truth.json")) + " " + Q(fix + "/truth-current.json"),
+                  D(""));
+    EXPECT_EQ(cmp.rc, 0) << cmp.out << cmp.err;
+  }
+
   fs::path dir_;
 };
 
@@ -160,18 +177,7 @@ TEST_P(RescueLayout, RealCyrusServesExactlyTheCurrentStore) {
   auto r = Sh(cmd, D(""));
   ASSERT_LE(r.rc, 1) << r.err;
   EXPECT_EQ(Sha256(fix + "/current.img", D("")), before) << "the source image was written";
-  std::string env = "python3 " + Q(std::string(MR_SOURCE_DIR) + "/fixtures/cyrus_env.py");
-  std::string lf = legacy ? " --legacy" : "";
-  auto c = Sh(env + " check --spool " + Q(D("out/spool")) + " --conf " + Q(D("out/conf")) + lf, D(""));
-  EXPECT_EQ(c.rc, 0) << c.out << c.err;
-  auto t = Sh(env + " truth --spool " + Q(D("out/spool")) + " --conf " + Q(D("out/conf")) + lf + " --out " +
-                  Q(D("truth.json")),
-              D(""));
-  ASSERT_EQ(t.rc, 0) << t.out << t.err;
-  auto cmp = Sh("python3 " + Q(std::string(MR_SOURCE_DIR) + "/tests/reconcile/compare_truth.py") + " " +
-                    Q(D("truth.json")) + " " + Q(fix + "/truth-current.json"),
-                D(""));
-  EXPECT_EQ(cmp.rc, 0) << cmp.out << cmp.err;
+  ExpectServesTheCurrentStore(fix, legacy);
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, RescueLayout, ::testing::Values("small-uuid", "small-legacy"));
@@ -210,18 +216,7 @@ TEST_P(RescueHeaderGarbage, FolderComesBackWithItsUserAndNothingIsLost) {
   json truth = json::parse(Slurp(fix + "/truth-current.json"));
   EXPECT_EQ((*f)["kept"].get<std::size_t>(), truth["users"]["alice"][folder]["messages"].size()) << f->dump();
   EXPECT_GT((*f)["from_salvage"].get<int>(), 0) << f->dump();
-  std::string env = "python3 " + Q(std::string(MR_SOURCE_DIR) + "/fixtures/cyrus_env.py");
-  std::string lf = legacy ? " --legacy" : "";
-  auto c = Sh(env + " check --spool " + Q(D("out/spool")) + " --conf " + Q(D("out/conf")) + lf, D(""));
-  EXPECT_EQ(c.rc, 0) << c.out << c.err;
-  auto t = Sh(env + " truth --spool " + Q(D("out/spool")) + " --conf " + Q(D("out/conf")) + lf + " --out " +
-                  Q(D("truth.json")),
-              D(""));
-  ASSERT_EQ(t.rc, 0) << t.out << t.err;
-  auto cmp = Sh("python3 " + Q(std::string(MR_SOURCE_DIR) + "/tests/reconcile/compare_truth.py") + " " +
-                    Q(D("truth.json")) + " " + Q(fix + "/truth-current.json"),
-                D(""));
-  EXPECT_EQ(cmp.rc, 0) << cmp.out << cmp.err;
+  ExpectServesTheCurrentStore(fix, legacy);
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, RescueHeaderGarbage,
